@@ -1,0 +1,181 @@
+// Package config reads infbench's two configuration files, strictly:
+// testdata/engines.yaml (the run: engines, concurrency levels, request
+// counts, warmup, timeouts, SLO) and testdata/prompts.yaml (the prompt
+// categories). An unknown field or a value of the wrong type fails with the
+// file, the line and the field's path. Environment variables (INFBENCH_*)
+// override the run; see ApplyEnv.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Run is engines.yaml.
+type Run struct {
+	// API is chat (/v1/chat/completions) or completions (/v1/completions).
+	API         string   `yaml:"api"`
+	Concurrency []int    `yaml:"concurrency"`
+	Prompts     []string `yaml:"prompts"` // categories to run; empty: all
+	Requests    Count    `yaml:"requests"`
+	// MaxTokens, when set, replaces every category's output length.
+	MaxTokens int   `yaml:"max_tokens"`
+	Warmup    Count `yaml:"warmup"`
+	// Ramp spreads the first requests of a cell over this interval.
+	Ramp     time.Duration `yaml:"ramp"`
+	Timeouts Timeouts      `yaml:"timeouts"`
+	SLO      SLO           `yaml:"slo"`
+	// Seed salts every prompt; 0 picks a random seed per run, so that
+	// repeated runs never hit a prefix cache filled by an earlier one.
+	Seed    int64    `yaml:"seed"`
+	Engines []Engine `yaml:"engines"`
+}
+
+// Count is a number of requests per cell: max(Min, PerConcurrency × C),
+// or Fixed when set (INFBENCH_REQUESTS).
+type Count struct {
+	Min            int `yaml:"min"`
+	PerConcurrency int `yaml:"per_concurrency"`
+	Fixed          int `yaml:"fixed"`
+}
+
+// For returns the count at concurrency c.
+func (n Count) For(c int) int {
+	if n.Fixed > 0 {
+		return n.Fixed
+	}
+	return max(n.Min, n.PerConcurrency*c)
+}
+
+// Timeouts bound every wait.
+type Timeouts struct {
+	Stall   time.Duration `yaml:"stall"`   // no event for this long fails a request
+	Request time.Duration `yaml:"request"` // one request, send to end of stream
+	Startup time.Duration `yaml:"startup"` // an engine, start to ready
+}
+
+// SLO bounds for goodput; zero is no bound.
+type SLO struct {
+	TTFT time.Duration `yaml:"ttft"`
+	TPOT time.Duration `yaml:"tpot"`
+	E2E  time.Duration `yaml:"e2e"`
+}
+
+// Engine is one engine entry.
+type Engine struct {
+	Name  string `yaml:"name"`  // benchmark name: engine=<name>
+	Kind  string `yaml:"kind"`  // sim, external or container
+	Model string `yaml:"model"` // served model name
+	// URL of an external engine (kind external).
+	URL     string         `yaml:"url"`
+	Request RequestFields  `yaml:"request"`
+	Sim     *SimSpec       `yaml:"sim"`
+	Extra   map[string]any `yaml:"extra"` // extra request-body fields
+}
+
+// RequestFields says which optional fields the engine accepts.
+type RequestFields struct {
+	IgnoreEOS       bool `yaml:"ignore_eos"`
+	IncludeUsage    bool `yaml:"include_usage"`
+	ContinuousUsage bool `yaml:"continuous_usage"`
+}
+
+// SimSpec configures the simulated engine.
+type SimSpec struct {
+	MaxBatch   int       `yaml:"max_batch"`
+	MaxPrefill int       `yaml:"max_prefill"`
+	Timing     SimTiming `yaml:"timing"`
+}
+
+// SimTiming is the simulator's linear step-time model.
+type SimTiming struct {
+	StepBase        time.Duration `yaml:"step_base"`
+	PerSequence     time.Duration `yaml:"per_sequence"`
+	PerPrefillToken time.Duration `yaml:"per_prefill_token"`
+	PerContextToken time.Duration `yaml:"per_context_token"`
+}
+
+// Engine kinds.
+const (
+	KindSim       = "sim"
+	KindExternal  = "external"
+	KindContainer = "container"
+)
+
+// LoadRun reads and validates an engines.yaml.
+func LoadRun(path string) (*Run, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading run configuration: %w", err)
+	}
+	return ParseRun(path, data)
+}
+
+// ParseRun parses engines.yaml content; file names it in errors.
+func ParseRun(file string, data []byte) (*Run, error) {
+	var r Run
+	if err := decodeStrict(file, data, &r); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &r, nil
+}
+
+// Validate checks values that parse but cannot run.
+func (r *Run) Validate() error {
+	if r.API != "chat" && r.API != "completions" {
+		return fmt.Errorf("api: %q: use chat or completions", r.API)
+	}
+	if len(r.Concurrency) == 0 {
+		return fmt.Errorf("concurrency: give at least one level, e.g. [1, 10, 50, 100]")
+	}
+	for _, c := range r.Concurrency {
+		if c < 1 {
+			return fmt.Errorf("concurrency: %d: levels must be at least 1", c)
+		}
+	}
+	if r.Requests.For(1) < 1 {
+		return fmt.Errorf("requests: set min or per_concurrency so that every cell sends at least one request")
+	}
+	if r.Warmup.Min < 0 || r.Warmup.PerConcurrency < 0 {
+		return fmt.Errorf("warmup: counts must not be negative")
+	}
+	for name, d := range map[string]time.Duration{"timeouts.stall": r.Timeouts.Stall,
+		"timeouts.request": r.Timeouts.Request, "timeouts.startup": r.Timeouts.Startup} {
+		if d <= 0 {
+			return fmt.Errorf("%s: %v: must be positive (a wait without a deadline can hang)", name, d)
+		}
+	}
+	seen := map[string]bool{}
+	for i, e := range r.Engines {
+		if e.Name == "" {
+			return fmt.Errorf("engines[%d]: name is required", i)
+		}
+		if seen[e.Name] {
+			return fmt.Errorf("engines[%d]: duplicate name %q", i, e.Name)
+		}
+		seen[e.Name] = true
+		switch e.Kind {
+		case KindSim, KindExternal, KindContainer:
+		default:
+			return fmt.Errorf("engines[%d] (%s): kind %q: use sim, external or container", i, e.Name, e.Kind)
+		}
+		if e.Model == "" && e.Kind != KindExternal {
+			return fmt.Errorf("engines[%d] (%s): model is required", i, e.Name)
+		}
+	}
+	return nil
+}
+
+// Engine returns the engine entry named name.
+func (r *Run) Engine(name string) (Engine, bool) {
+	for _, e := range r.Engines {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Engine{}, false
+}

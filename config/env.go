@@ -1,0 +1,91 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Environment variables honoured in every mode.
+const (
+	EnvTarget      = "INFBENCH_TARGET"      // http://host:port of a running server: benchmark it as engine=external
+	EnvModel       = "INFBENCH_MODEL"       // its model name (default: the first of /v1/models)
+	EnvConcurrency = "INFBENCH_CONCURRENCY" // e.g. 1,10: replaces the concurrency levels
+	EnvPrompts     = "INFBENCH_PROMPTS"     // e.g. short,code: the categories to run
+	EnvAPI         = "INFBENCH_API"         // chat or completions
+	EnvRequests    = "INFBENCH_REQUESTS"    // measured requests per cell
+	EnvMaxTokens   = "INFBENCH_MAX_TOKENS"  // every category's output length
+)
+
+// ApplyEnv overrides the run with the INFBENCH_* variables that getenv
+// returns non-empty. With INFBENCH_TARGET set, the engines become a single
+// external engine named "external".
+func (r *Run) ApplyEnv(getenv func(string) string) error {
+	if v := getenv(EnvConcurrency); v != "" {
+		levels, err := positiveList(EnvConcurrency, v)
+		if err != nil {
+			return err
+		}
+		r.Concurrency = levels
+	}
+	if v := getenv(EnvPrompts); v != "" {
+		r.Prompts = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				r.Prompts = append(r.Prompts, p)
+			}
+		}
+	}
+	if v := getenv(EnvAPI); v != "" {
+		if v != "chat" && v != "completions" {
+			return fmt.Errorf("%s=%q: use chat or completions", EnvAPI, v)
+		}
+		r.API = v
+	}
+	if v := getenv(EnvRequests); v != "" {
+		n, err := positive(EnvRequests, v)
+		if err != nil {
+			return err
+		}
+		r.Requests.Fixed = n
+	}
+	if v := getenv(EnvMaxTokens); v != "" {
+		n, err := positive(EnvMaxTokens, v)
+		if err != nil {
+			return err
+		}
+		r.MaxTokens = n
+	}
+	if v := getenv(EnvTarget); v != "" {
+		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+			return fmt.Errorf("%s=%q: give a URL such as http://localhost:8000", EnvTarget, v)
+		}
+		r.Engines = []Engine{{
+			Name: "external", Kind: KindExternal, URL: v, Model: getenv(EnvModel),
+			Request: RequestFields{IgnoreEOS: true, IncludeUsage: true},
+		}}
+	} else if getenv(EnvModel) != "" {
+		return fmt.Errorf("%s is set but %s is not: name the server, e.g. %s=http://localhost:8000", EnvModel, EnvTarget, EnvTarget)
+	}
+	return nil
+}
+
+func positive(name, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a positive integer", name, v)
+	}
+	return n, nil
+}
+
+func positiveList(name, v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := positive(name, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %q is not a positive integer (want e.g. 1,10,50)", name, v, strings.TrimSpace(f))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

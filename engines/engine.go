@@ -1,0 +1,59 @@
+// Package engines brings serving engines up and down and says how to talk
+// to them. An Engine starts a server, waits until it can generate, hands
+// back an Endpoint and stops it. Implementations: the built-in simulator
+// (engines/sim, in-process on loopback), an external server already
+// running (INFBENCH_TARGET), and, with the build tag gpu, vLLM, SGLang and
+// TensorRT-LLM containers. Engines know nothing of statistics: they produce
+// endpoints, loadgen measures them.
+package engines
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/infbench/infbench/config"
+)
+
+// Endpoint is a running engine as a client sees it.
+type Endpoint struct {
+	BaseURL    string // http://host:port, without /v1
+	Model      string // served model name, as requests must give it
+	MetricsURL string // Prometheus metrics, or ""
+	// Fields the engine accepts; a field it does not accept is never sent
+	// (TensorRT-LLM answers HTTP 400 to unknown fields).
+	IgnoreEOS       bool
+	IncludeUsage    bool
+	ContinuousUsage bool
+	Extra           map[string]any
+	// Info is what produced the results, as benchfmt configuration lines:
+	// lower-case keys such as "engine-vllm-image".
+	Info []Line
+}
+
+// Line is one "key: value" configuration line.
+type Line struct{ Key, Value string }
+
+// Engine is a serving engine the benchmark can bring up.
+type Engine interface {
+	Name() string
+	// Start brings the engine up and returns once it can generate, or
+	// fails; ctx bounds the wait.
+	Start(ctx context.Context) (Endpoint, error)
+	// Stop brings it down and releases everything Start took. It is safe
+	// to call after a failed Start and more than once.
+	Stop(ctx context.Context) error
+}
+
+// New returns the engine for a configuration entry. Container engines
+// exist only in builds with the gpu tag.
+func New(e config.Engine, run *config.Run) (Engine, error) {
+	switch e.Kind {
+	case config.KindSim:
+		return NewSim(e), nil
+	case config.KindExternal:
+		return NewExternal(e, run.Timeouts.Startup), nil
+	case config.KindContainer:
+		return newContainer(e, run)
+	}
+	return nil, fmt.Errorf("engine %q: unknown kind %q (use sim, external or container)", e.Name, e.Kind)
+}

@@ -1,0 +1,178 @@
+package sim
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// seq is one request inside the simulated engine.
+type seq struct {
+	promptTokens int
+	target       int // tokens to generate
+
+	prefillLeft int // prompt tokens not yet prefilled (scheduler only)
+
+	mu       sync.Mutex
+	produced int         // tokens generated so far
+	stamps   []time.Time // when each token was produced
+	done     bool
+	notify   chan struct{} // capacity 1: "produced changed"
+	gone     chan struct{} // closed by the handler when the client left
+}
+
+func newSeq(prompt, target int) *seq {
+	return &seq{promptTokens: prompt, target: target, prefillLeft: prompt,
+		notify: make(chan struct{}, 1), gone: make(chan struct{})}
+}
+
+// progress returns the tokens produced so far and whether the sequence is
+// finished.
+func (s *seq) progress() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.produced, s.done
+}
+
+func (s *seq) left() bool {
+	select {
+	case <-s.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// scheduler models continuous batching: every step, waiting sequences join
+// the running batch while there is room (MaxBatch) and prefill budget
+// (MaxPrefill tokens per step, chunked prefill); each running sequence whose
+// prompt is prefilled produces one token; finished sequences leave at once.
+type scheduler struct {
+	timing     Timing
+	maxBatch   int
+	maxPrefill int
+	in         chan *seq
+
+	mu      sync.Mutex
+	running int // for /metrics and tests
+	waiting int
+	peak    int
+}
+
+func (sc *scheduler) stats() (running, waiting, peak int) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.running, sc.waiting, sc.peak
+}
+
+func (sc *scheduler) run(ctx context.Context) {
+	var running, waiting []*seq
+	next := time.Now()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		if len(running) == 0 && len(waiting) == 0 {
+			select {
+			case s := <-sc.in:
+				waiting = append(waiting, s)
+			case <-ctx.Done():
+				return
+			}
+			next = time.Now()
+		}
+	drain:
+		for {
+			select {
+			case s := <-sc.in:
+				waiting = append(waiting, s)
+			default:
+				break drain
+			}
+		}
+		running = dropGone(running)
+		waiting = dropGone(waiting)
+
+		// Admit, then plan this step's prefill.
+		for len(waiting) > 0 && len(running) < sc.maxBatch {
+			running = append(running, waiting[0])
+			waiting = waiting[1:]
+		}
+		var step Step
+		budget := sc.maxPrefill
+		for _, s := range running {
+			step.Context += s.promptTokens - s.prefillLeft + s.produced
+			if s.prefillLeft > 0 {
+				n := min(s.prefillLeft, budget)
+				step.Prefill += n
+				budget -= n
+			} else {
+				step.Decode++
+			}
+		}
+		sc.mu.Lock()
+		sc.running, sc.waiting = len(running), len(waiting)
+		sc.peak = max(sc.peak, len(running))
+		sc.mu.Unlock()
+		if len(running) == 0 {
+			continue
+		}
+
+		// Run the step: sleep until its absolute end so that timer
+		// latency does not accumulate from step to step.
+		next = next.Add(sc.timing.StepTime(step))
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		} else {
+			next = time.Now()
+		}
+		now := time.Now()
+
+		// Apply it.
+		budget = sc.maxPrefill
+		kept := running[:0]
+		for _, s := range running {
+			emit := false
+			if s.prefillLeft > 0 {
+				n := min(s.prefillLeft, budget)
+				s.prefillLeft -= n
+				budget -= n
+				emit = s.prefillLeft == 0 // prefill ends with the first token
+			} else {
+				emit = true
+			}
+			finished := false
+			if emit {
+				s.mu.Lock()
+				s.produced++
+				s.stamps = append(s.stamps, now)
+				finished = s.produced >= s.target
+				s.done = finished
+				s.mu.Unlock()
+				select {
+				case s.notify <- struct{}{}:
+				default:
+				}
+			}
+			if !finished {
+				kept = append(kept, s)
+			}
+		}
+		running = kept
+	}
+}
+
+func dropGone(ss []*seq) []*seq {
+	kept := ss[:0]
+	for _, s := range ss {
+		if !s.left() {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}

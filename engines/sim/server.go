@@ -1,0 +1,329 @@
+// Package sim is a simulated LLM serving engine: an OpenAI-compatible
+// streaming server (/v1/chat/completions, /v1/completions, /v1/models,
+// /health, /metrics) in front of a continuous-batching scheduler whose step
+// time comes from a Timing model. TTFT grows with concurrency (queueing and
+// prefill), decode slows as the batch grows, and throughput saturates at
+// MaxBatch, as on a GPU. It is what `go test -bench=.` measures without a
+// GPU, and what cmd/infbench-sim serves.
+//
+// Wire format, as vLLM sends it: a role-only first chunk for chat, one chunk
+// per token, finish_reason on the last content chunk, a usage-only chunk
+// with "choices": [] when stream_options.include_usage is set (usage on
+// every chunk with continuous_usage_stats), then "data: [DONE]".
+// max_tokens defaults to 16; without ignore_eos a request stops at a
+// pseudo-random natural length (finish_reason "stop"), so a client that
+// forgets ignore_eos sees short outputs, as it would on a real engine.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Config configures a simulated engine.
+type Config struct {
+	Model      string // served model name
+	MaxBatch   int    // sequences in the running batch (default 256)
+	MaxPrefill int    // prompt tokens prefilled per step (default 8192)
+	Timing     Timing // default DefaultTiming()
+}
+
+// Server is a simulated engine. Create it with New, run its scheduler with
+// Run, and serve it as an http.Handler.
+type Server struct {
+	cfg   Config
+	sched *scheduler
+	mux   *http.ServeMux
+}
+
+// New returns a server for cfg, filling in defaults.
+func New(cfg Config) *Server {
+	if cfg.Model == "" {
+		cfg.Model = "sim"
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.MaxPrefill <= 0 {
+		cfg.MaxPrefill = 8192
+	}
+	if cfg.Timing == nil {
+		cfg.Timing = DefaultTiming()
+	}
+	s := &Server{cfg: cfg, sched: &scheduler{timing: cfg.Timing, maxBatch: cfg.MaxBatch,
+		maxPrefill: cfg.MaxPrefill, in: make(chan *seq, 1024)}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
+	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Run runs the scheduler until ctx is done. Requests sent while it is not
+// running wait.
+func (s *Server) Run(ctx context.Context) { s.sched.run(ctx) }
+
+// PeakBatch is the largest running batch seen.
+func (s *Server) PeakBatch() int { _, _, p := s.sched.stats(); return p }
+
+// Listening is a simulated engine served on a loopback port.
+type Listening struct {
+	URL    string // http://127.0.0.1:port
+	Server *Server
+	stop   func()
+}
+
+// Close stops the HTTP server and the scheduler.
+func (l *Listening) Close() { l.stop() }
+
+// Listen serves a new simulated engine on addr ("127.0.0.1:0" for any free
+// loopback port) until Close or ctx is done.
+func Listen(ctx context.Context, addr string, cfg Config) (*Listening, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sim: listen on %s: %w", addr, err)
+	}
+	srv := New(cfg)
+	ctx, cancel := context.WithCancel(ctx)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan struct{}, 2)
+	go func() { srv.Run(ctx); done <- struct{}{} }()
+	go func() { _ = hs.Serve(ln); done <- struct{}{} }()
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	stop := func() {
+		cancel()
+		<-done
+		<-done
+	}
+	return &Listening{URL: "http://" + ln.Addr().String(), Server: srv, stop: onceFunc(stop)}, nil
+}
+
+func onceFunc(f func()) func() {
+	ch := make(chan struct{}, 1)
+	ch <- struct{}{}
+	return func() {
+		select {
+		case <-ch:
+			f()
+		default:
+		}
+	}
+}
+
+type request struct {
+	Model               string          `json:"model"`
+	Messages            []message       `json:"messages"`
+	Prompt              json.RawMessage `json:"prompt"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Stream              bool            `json:"stream"`
+	IgnoreEOS           bool            `json:"ignore_eos"`
+	StreamOptions       *struct {
+		IncludeUsage         bool `json:"include_usage"`
+		ContinuousUsageStats bool `json:"continuous_usage_stats"`
+	} `json:"stream_options"`
+}
+
+type message struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": []map[string]any{
+		{"id": s.cfg.Model, "object": "model", "owned_by": "infbench-sim", "max_model_len": 131072}}})
+}
+
+func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
+	running, waiting, _ := s.sched.stats()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "sim:num_requests_running %d\nsim:num_requests_waiting %d\n", running, waiting)
+}
+
+func apiError(w http.ResponseWriter, code int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"object": "error", "type": http.StatusText(code),
+		"code": code, "message": fmt.Sprintf(format, args...)})
+}
+
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
+	var req request
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid JSON body: %v", err)
+		return
+	}
+	if req.Model != s.cfg.Model {
+		apiError(w, http.StatusNotFound, "The model `%s` does not exist.", req.Model)
+		return
+	}
+	text, err := promptText(req, chat)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	maxTokens := 16
+	if req.MaxCompletionTokens != nil {
+		maxTokens = *req.MaxCompletionTokens
+	}
+	if req.MaxTokens != nil {
+		maxTokens = *req.MaxTokens
+	}
+	if maxTokens < 1 {
+		apiError(w, http.StatusBadRequest, "max_tokens must be at least 1, got %d", maxTokens)
+		return
+	}
+	prompt := PromptTokens(text)
+	if chat {
+		prompt += 8 // chat template
+	}
+	target, reason := maxTokens, "length"
+	if !req.IgnoreEOS {
+		if n := naturalLength(text, maxTokens); n < maxTokens {
+			target, reason = n, "stop"
+		}
+	}
+
+	sq := newSeq(prompt, target)
+	defer close(sq.gone)
+	select {
+	case s.sched.in <- sq:
+	case <-r.Context().Done():
+		return
+	}
+
+	st := stream{w: w, chat: chat, model: s.cfg.Model, id: "cmpl-sim-" + strconv.FormatUint(uint64(time.Now().UnixNano()), 36),
+		created: time.Now().Unix(), prompt: prompt, reason: reason, final: target}
+	if req.StreamOptions != nil {
+		st.usage = req.StreamOptions.IncludeUsage
+		st.continuous = req.StreamOptions.ContinuousUsageStats
+	}
+	if !req.Stream {
+		s.whole(w, r, sq, &st)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if chat {
+		st.role()
+	}
+	if flusher != nil {
+		flusher.Flush()
+	}
+	sent := 0
+	for {
+		select {
+		case <-sq.notify:
+		case <-r.Context().Done():
+			return
+		}
+		n, done := sq.progress()
+		for ; sent < n; sent++ {
+			st.token(sent)
+		}
+		if done {
+			if st.usage {
+				st.usageChunk()
+			}
+			st.buf = append(st.buf, "data: [DONE]\n\n"...)
+		}
+		if _, err := w.Write(st.buf); err != nil {
+			return
+		}
+		st.buf = st.buf[:0]
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if done {
+			return
+		}
+	}
+}
+
+// whole answers a non-streaming request once generation ends.
+func (s *Server) whole(w http.ResponseWriter, r *http.Request, sq *seq, st *stream) {
+	for {
+		select {
+		case <-sq.notify:
+		case <-r.Context().Done():
+			return
+		}
+		if _, done := sq.progress(); done {
+			break
+		}
+	}
+	var text []byte
+	for i := range st.final {
+		text = append(text, Token(i)...)
+	}
+	choice := map[string]any{"index": 0, "finish_reason": st.reason}
+	object := "text_completion"
+	if st.chat {
+		choice["message"] = map[string]string{"role": "assistant", "content": string(text)}
+		object = "chat.completion"
+	} else {
+		choice["text"] = string(text)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": st.id, "object": object, "created": st.created,
+		"model": st.model, "choices": []any{choice},
+		"usage": map[string]int{"prompt_tokens": st.prompt, "completion_tokens": st.final, "total_tokens": st.prompt + st.final}})
+}
+
+func promptText(req request, chat bool) (string, error) {
+	if chat {
+		if len(req.Messages) == 0 {
+			return "", errors.New("messages: at least one message is required")
+		}
+		var text string
+		for _, m := range req.Messages {
+			var s string
+			if err := json.Unmarshal(m.Content, &s); err != nil {
+				s = string(m.Content) // content parts: count their bytes
+			}
+			text += s
+		}
+		return text, nil
+	}
+	var s string
+	if err := json.Unmarshal(req.Prompt, &s); err != nil {
+		return "", errors.New("prompt: a string is required")
+	}
+	return s, nil
+}
+
+// PromptTokens estimates the token count of a text as a BPE tokenizer
+// would for English: about four bytes a token.
+func PromptTokens(text string) int { return max(1, (len(text)+3)/4) }
+
+// naturalLength is where generation would stop without ignore_eos:
+// deterministic in the prompt, between a quarter and twice max.
+func naturalLength(text string, max int) int {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(text))
+	lo := max/4 + 1
+	return lo + int(h.Sum64()%uint64(2*max-lo+1))
+}
+
+var vocab = [...]string{" the", " model", " serves", " tokens", " quickly", ",", " and", " batching", " helps", "."}
+
+// Token is the text of the i-th generated token.
+func Token(i int) string { return vocab[i%len(vocab)] }

@@ -1,0 +1,45 @@
+package loadgen
+
+// Metric is one benchmark measurement in benchfmt form: a value and its
+// unit. Units follow the benchstat conventions: latencies in nanoseconds
+// with a "-ns" suffix (benchstat rescales them), rates per second.
+type Metric struct {
+	Value float64
+	Unit  string
+}
+
+// Metrics returns the summary as benchmark metrics, in a fixed order.
+// Latency percentiles come from the distributions in the package
+// documentation; tok/s/user is the median per-user speed (1/TPOT).
+// A distribution without samples contributes nothing; goodput-req/s
+// appears only when an SLO is set.
+func (s Summary) Metrics() []Metric {
+	var m []Metric
+	dist := func(d Dist, name string, ps ...string) {
+		if d.N == 0 {
+			return
+		}
+		for _, p := range ps {
+			v := map[string]float64{"p50": d.P50, "p90": d.P90, "p95": d.P95, "p99": d.P99, "mean": d.Mean}[p]
+			m = append(m, Metric{v, name + "-" + p + "-ns"})
+		}
+	}
+	dist(s.TTFT, "ttft", "p50", "p90", "p99")
+	dist(s.TPOT, "tpot", "p50", "p99")
+	dist(s.ITL, "itl", "p50", "p99")
+	dist(s.E2E, "e2e", "p50", "p99")
+	if s.Completed > 0 {
+		m = append(m,
+			Metric{s.OutputTokPerSec, "tok/s"},
+			Metric{s.TotalTokPerSec, "total-tok/s"},
+			Metric{s.ReqPerSec, "req/s"})
+	}
+	if s.UserSpeed.N > 0 {
+		m = append(m, Metric{s.UserSpeed.P50, "tok/s/user"})
+	}
+	m = append(m, Metric{100 * s.ErrorRate, "err-%"})
+	if s.SLO != (SLO{}) {
+		m = append(m, Metric{s.GoodputReqPerS, "goodput-req/s"})
+	}
+	return m
+}

@@ -1,0 +1,135 @@
+package loadgen
+
+import (
+	"sort"
+	"time"
+)
+
+// Error kinds recorded in Record.ErrorKind. A record with an empty kind
+// completed.
+const (
+	ErrHTTP      = "http"      // non-2xx status; Error holds the body's message
+	ErrTransport = "transport" // connect failure, connection cut mid-stream
+	ErrMalformed = "malformed" // an event that is not the JSON we expect
+	ErrServer    = "server"    // an error object sent inside the stream
+	ErrStall     = "stall"     // no event within the stall timeout
+	ErrDeadline  = "deadline"  // the request deadline passed
+	ErrNoContent = "no-content"
+	ErrCanceled  = "canceled" // the run was stopped; not the server's fault
+)
+
+// Token and ITL sources recorded per request.
+const (
+	TokensFromUsage  = "usage"  // usage.completion_tokens
+	TokensFromChunks = "chunks" // no usage sent: one token per content event
+
+	ITLPerChunkUsage = "per-chunk-usage" // cumulative usage on every chunk (vLLM continuous_usage_stats)
+	ITLOnePerEvent   = "one-per-event"   // as many content events as tokens
+	ITLApportioned   = "apportioned"     // tokens spread over events by text length: estimated
+)
+
+// Record is everything measured about one request. Times are offsets on
+// the monotonic clock: Sent from the run's start, the others from Sent.
+// It is plain data, written as one JSON line per request.
+type Record struct {
+	Index  int  `json:"index"`
+	Warmup bool `json:"warmup,omitempty"`
+
+	Sent time.Duration `json:"sent_ns"`           // send time, from the start of the run
+	TTFB time.Duration `json:"ttfb_ns,omitempty"` // first response byte
+	TTFT time.Duration `json:"ttft_ns,omitempty"` // first content-bearing event
+	E2E  time.Duration `json:"e2e_ns,omitempty"`  // last content-bearing event
+	End  time.Duration `json:"end_ns"`            // the request finished: stream end or failure
+
+	// Events are the content-bearing events in arrival order.
+	Events []Event `json:"events,omitempty"`
+
+	MaxTokens    int    `json:"max_tokens"`
+	PromptTokens int    `json:"prompt_tokens,omitempty"`
+	OutputTokens int    `json:"output_tokens"`
+	TokenSource  string `json:"token_source,omitempty"`
+	ITLSource    string `json:"itl_source,omitempty"`
+	Comments     int    `json:"comments,omitempty"` // SSE comment lines (keep-alives)
+
+	Status    int    `json:"status,omitempty"`
+	ErrorKind string `json:"error_kind,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Event is one content-bearing SSE event.
+type Event struct {
+	At     time.Duration `json:"t"` // arrival, from Record.Sent
+	Tokens int           `json:"n"` // tokens it carries (see Record.ITLSource)
+	Bytes  int           `json:"b"` // decoded text length
+}
+
+// OK reports whether the request completed.
+func (r *Record) OK() bool { return r.ErrorKind == "" }
+
+// assignTokens sets Events[i].Tokens so that they add up to OutputTokens.
+// perChunk holds the token counts derived from per-chunk usage, or nil.
+func (r *Record) assignTokens(perChunk []int) {
+	n := len(r.Events)
+	if n == 0 {
+		return
+	}
+	if perChunk != nil {
+		sum := 0
+		for _, k := range perChunk {
+			sum += k
+		}
+		if sum == r.OutputTokens {
+			for i := range r.Events {
+				r.Events[i].Tokens = perChunk[i]
+			}
+			r.ITLSource = ITLPerChunkUsage
+			return
+		}
+	}
+	if n == r.OutputTokens {
+		for i := range r.Events {
+			r.Events[i].Tokens = 1
+		}
+		r.ITLSource = ITLOnePerEvent
+		return
+	}
+	r.ITLSource = ITLApportioned
+	apportion(r.Events, r.OutputTokens)
+}
+
+// apportion spreads total tokens over events in proportion to their text
+// length (largest remainder), giving each event at least one token when
+// there are enough.
+func apportion(evs []Event, total int) {
+	n := len(evs)
+	base := 0
+	if total >= n {
+		base = 1
+	}
+	rest := total - base*n
+	bytes := 0
+	for _, e := range evs {
+		bytes += e.Bytes
+	}
+	type rem struct {
+		i int
+		f float64
+	}
+	rems := make([]rem, n)
+	given := 0
+	for i := range evs {
+		share := float64(rest) / float64(n)
+		if bytes > 0 {
+			share = float64(rest) * float64(evs[i].Bytes) / float64(bytes)
+		}
+		k := int(share)
+		evs[i].Tokens = base + k
+		given += k
+		rems[i] = rem{i, share - float64(k)}
+	}
+	sort.SliceStable(rems, func(a, b int) bool { return rems[a].f > rems[b].f })
+	for j := 0; given < rest; j++ {
+		evs[rems[j%n].i].Tokens++
+		given++
+	}
+}

@@ -1,0 +1,225 @@
+package loadgen
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// MaxLineBytes bounds one SSE line. A longer line is a malformed stream (a
+// server that never sends a line end would otherwise grow the buffer without
+// limit).
+const MaxLineBytes = 4 << 20
+
+// ErrLineTooLong is returned by [SSEReader.Next] when a line exceeds
+// MaxLineBytes.
+var ErrLineTooLong = errors.New("sse: line longer than 4 MiB")
+
+// SSEEvent is one dispatched server-sent event.
+type SSEEvent struct {
+	// Data is the event's data: the values of its data: lines joined by "\n".
+	// It aliases the reader's buffer and is valid until the next call to Next.
+	Data []byte
+	// At is when the read that completed the event's last data line
+	// returned: the moment the payload was whole on the socket, before any
+	// JSON decoding.
+	At time.Time
+}
+
+// SSEReader reads server-sent events from a response body.
+//
+// It is written here rather than taken from a library because the timing is
+// the measurement: every event must carry the time at which its bytes were
+// complete on the socket, stamped once per read system call and before any
+// decoding, and the reader must not allocate per event. Generic SSE clients
+// stamp (if at all) after dispatching to a callback or channel, which adds
+// scheduling delay to every TTFT and ITL sample.
+//
+// It accepts everything seen from LLM servers: "\n", "\r\n" or "\r" line
+// ends, a space before the line end (TensorRT-LLM), "data:" with or without
+// the space, comment lines (": ping"), other fields (event:, id:, retry:),
+// several data lines per event, and events split across or merged within
+// reads. An event still open at end of stream is dispatched too: a server
+// that closes after its last data line has still sent it.
+type SSEReader struct {
+	r   io.Reader
+	now func() time.Time
+
+	buf        []byte // bytes read and not yet consumed: buf[start:end]
+	start, end int
+	readAt     time.Time // when the last read returned
+	firstByte  time.Time
+	skipLF     bool // previous line ended in a bare '\r': skip a following '\n'
+	eof        bool
+	err        error
+
+	data     []byte // data of the event being assembled
+	hasData  bool
+	dataAt   time.Time
+	comments int
+}
+
+// NewSSEReader returns a reader over r. now stamps reads; nil means time.Now.
+func NewSSEReader(r io.Reader, now func() time.Time) *SSEReader {
+	if now == nil {
+		now = time.Now
+	}
+	return &SSEReader{r: r, now: now, buf: make([]byte, 4096)}
+}
+
+// Reset makes the reader read from r, keeping its buffers.
+func (s *SSEReader) Reset(r io.Reader) {
+	*s = SSEReader{r: r, now: s.now, buf: s.buf, data: s.data[:0]}
+}
+
+// FirstByte is when the first read that returned data returned (zero before).
+func (s *SSEReader) FirstByte() time.Time { return s.firstByte }
+
+// Comments counts the comment lines seen (": ping" keep-alives and the like).
+func (s *SSEReader) Comments() int { return s.comments }
+
+// Next returns the next event. At the end of the stream it returns io.EOF;
+// other errors are the underlying reader's, or ErrLineTooLong.
+func (s *SSEReader) Next() (SSEEvent, error) {
+	for {
+		line, ok, err := s.line()
+		if err != nil {
+			if err == io.EOF && s.hasData {
+				return s.dispatch(), nil
+			}
+			return SSEEvent{}, err
+		}
+		if !ok {
+			continue
+		}
+		if len(line) == 0 {
+			if s.hasData {
+				return s.dispatch(), nil
+			}
+			continue
+		}
+		s.field(line)
+	}
+}
+
+func (s *SSEReader) dispatch() SSEEvent {
+	ev := SSEEvent{Data: s.data, At: s.dataAt}
+	s.data = s.data[:0]
+	s.hasData = false
+	return ev
+}
+
+// field interprets one non-empty line.
+func (s *SSEReader) field(line []byte) {
+	if line[0] == ':' {
+		s.comments++
+		return
+	}
+	name, value := line, []byte(nil)
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		name, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	if string(name) != "data" {
+		return // event:, id:, retry: and unknown fields carry nothing we measure
+	}
+	if s.hasData {
+		s.data = append(s.data, '\n')
+	}
+	s.data = append(s.data, value...)
+	s.hasData = true
+	s.dataAt = s.readAt
+}
+
+// line returns the next complete line without its terminator. ok is false
+// when the call consumed only a '\n' that completed a "\r\n" pair.
+func (s *SSEReader) line() (line []byte, ok bool, err error) {
+	for {
+		if s.start < s.end {
+			b := s.buf[s.start:s.end]
+			if s.skipLF {
+				s.skipLF = false
+				if b[0] == '\n' {
+					s.start++
+					return nil, false, nil
+				}
+			}
+			if i := indexLineEnd(b); i >= 0 {
+				line = b[:i]
+				s.start += i + 1
+				if b[i] == '\r' {
+					if i+1 < len(b) {
+						if b[i+1] == '\n' {
+							s.start++
+						}
+					} else {
+						s.skipLF = true
+					}
+				}
+				return line, true, nil
+			}
+		}
+		if s.eof {
+			if s.start < s.end { // a last line without terminator
+				line = s.buf[s.start:s.end]
+				s.start = s.end
+				return line, true, nil
+			}
+			return nil, false, s.err
+		}
+		if err := s.fill(); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// indexLineEnd finds the first '\n' or '\r'. Servers almost always send
+// '\n', so look for that first and only then for an earlier '\r'.
+func indexLineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	end := b
+	if i >= 0 {
+		end = b[:i]
+	}
+	if j := bytes.IndexByte(end, '\r'); j >= 0 {
+		return j
+	}
+	return i
+}
+
+// fill reads more bytes, compacting or growing the buffer as needed.
+func (s *SSEReader) fill() error {
+	if s.start > 0 {
+		n := copy(s.buf, s.buf[s.start:s.end])
+		s.start, s.end = 0, n
+	}
+	if s.end == len(s.buf) {
+		if len(s.buf) >= MaxLineBytes {
+			return fmt.Errorf("%w (after %d bytes without a line end)", ErrLineTooLong, s.end)
+		}
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	n, err := s.r.Read(s.buf[s.end:])
+	if n > 0 {
+		s.readAt = s.now()
+		if s.firstByte.IsZero() {
+			s.firstByte = s.readAt
+		}
+		s.end += n
+	}
+	if err != nil {
+		s.eof = true
+		s.err = err
+		if n > 0 || s.start < s.end {
+			return nil
+		}
+		return err
+	}
+	return nil
+}

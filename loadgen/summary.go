@@ -1,0 +1,226 @@
+package loadgen
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SLO is a service-level objective for goodput; a zero field is no bound.
+type SLO struct {
+	TTFT time.Duration `yaml:"ttft" json:"ttft_ns,omitempty"`
+	TPOT time.Duration `yaml:"tpot" json:"tpot_ns,omitempty"`
+	E2E  time.Duration `yaml:"e2e" json:"e2e_ns,omitempty"`
+}
+
+// Met reports whether a completed record meets every bound.
+func (s SLO) Met(r *Record) bool {
+	if s.TTFT > 0 && r.TTFT > s.TTFT {
+		return false
+	}
+	if s.E2E > 0 && r.E2E > s.E2E {
+		return false
+	}
+	if tpot, ok := r.TPOT(); s.TPOT > 0 && ok && tpot > s.TPOT {
+		return false
+	}
+	return true
+}
+
+// TPOT is (E2E − TTFT) / (output tokens − 1); ok is false with fewer than
+// two output tokens.
+func (r *Record) TPOT() (time.Duration, bool) {
+	if r.OutputTokens < 2 || len(r.Events) == 0 {
+		return 0, false
+	}
+	return (r.E2E - r.TTFT) / time.Duration(r.OutputTokens-1), true
+}
+
+// Summary holds every statistic of one cell's measured requests (warmup
+// excluded). Latency distributions are in nanoseconds; UserSpeed in
+// tokens/s; OutputLen in tokens. See the package documentation for the
+// definitions.
+type Summary struct {
+	Requests  int            `json:"requests"` // measured requests that ran (not canceled)
+	Completed int            `json:"completed"`
+	Failed    int            `json:"failed"`
+	Canceled  int            `json:"canceled,omitempty"` // cut off by the end of the run; not counted
+	ErrorRate float64        `json:"error_rate"`         // Failed / Requests
+	Errors    map[string]int `json:"errors,omitempty"`   // failures by kind
+	// FirstErrors are the first distinct failure messages, at most 5.
+	FirstErrors []string `json:"first_errors,omitempty"`
+
+	Duration     time.Duration `json:"duration_ns"` // first send → last completion
+	PromptTokens int           `json:"prompt_tokens"`
+	OutputTokens int           `json:"output_tokens"`
+	// Throughputs: totals over Duration, never averages of per-request rates.
+	OutputTokPerSec float64 `json:"output_tok_per_s"`
+	TotalTokPerSec  float64 `json:"total_tok_per_s"`
+	ReqPerSec       float64 `json:"req_per_s"`
+	Good            int     `json:"good"` // completed requests meeting the SLO
+	GoodputReqPerS  float64 `json:"goodput_req_per_s"`
+	SLO             SLO     `json:"slo"`
+
+	TTFT      Dist `json:"ttft_ns"`
+	TTFB      Dist `json:"ttfb_ns"`
+	E2E       Dist `json:"e2e_ns"`
+	TPOT      Dist `json:"tpot_ns"`
+	ITL       Dist `json:"itl_ns"`
+	UserSpeed Dist `json:"user_tok_per_s"`
+	OutputLen Dist `json:"output_tokens_dist"`
+
+	TokenSource string `json:"token_source"`  // usage, chunks or mixed
+	ITLSource   string `json:"itl_source"`    // see Record.ITLSource; mixed if several
+	ShortOutput int    `json:"short_outputs"` // completed with fewer tokens than max_tokens
+	// Flags spell out everything that weakens a number: small samples,
+	// short outputs, counted tokens, estimated ITL, errors.
+	Flags []string `json:"flags,omitempty"`
+}
+
+// Summarize computes a Summary over the measured (non-warmup) records.
+func Summarize(records []Record, slo SLO) Summary {
+	s := Summary{SLO: slo, Errors: map[string]int{}}
+	var (
+		ttft, ttfb, e2e, tpot, itl, speed, outLen []float64
+		first, last                               time.Duration
+		seen                                      = map[string]bool{}
+		tokenSrc, itlSrc                          = map[string]int{}, map[string]int{}
+		minShort                                  = -1
+	)
+	any := false
+	for i := range records {
+		r := &records[i]
+		if r.Warmup {
+			continue
+		}
+		if r.ErrorKind == ErrCanceled {
+			s.Canceled++
+			continue
+		}
+		s.Requests++
+		end := r.Sent + r.End
+		if !any || r.Sent < first {
+			first = r.Sent
+		}
+		if !any || end > last {
+			last = end
+		}
+		any = true
+		if !r.OK() {
+			s.Failed++
+			s.Errors[r.ErrorKind]++
+			msg := r.ErrorKind + ": " + r.Error
+			if !seen[msg] && len(s.FirstErrors) < 5 {
+				seen[msg] = true
+				s.FirstErrors = append(s.FirstErrors, msg)
+			}
+			continue
+		}
+		s.Completed++
+		s.PromptTokens += r.PromptTokens
+		s.OutputTokens += r.OutputTokens
+		tokenSrc[r.TokenSource]++
+		itlSrc[r.ITLSource]++
+		ttft = append(ttft, float64(r.TTFT))
+		ttfb = append(ttfb, float64(r.TTFB))
+		e2e = append(e2e, float64(r.E2E))
+		outLen = append(outLen, float64(r.OutputTokens))
+		if r.MaxTokens > 0 && r.OutputTokens < r.MaxTokens {
+			s.ShortOutput++
+			if minShort < 0 || r.OutputTokens < minShort {
+				minShort = r.OutputTokens
+			}
+		}
+		if t, ok := r.TPOT(); ok {
+			tpot = append(tpot, float64(t))
+			if t > 0 {
+				speed = append(speed, float64(time.Second)/float64(t))
+			}
+		}
+		for j := 1; j < len(r.Events); j++ {
+			gap := float64(r.Events[j].At - r.Events[j-1].At)
+			k := r.Events[j].Tokens
+			for range k {
+				itl = append(itl, gap/float64(k))
+			}
+		}
+		if slo.Met(r) {
+			s.Good++
+		}
+	}
+	if len(s.Errors) == 0 {
+		s.Errors = nil
+	}
+	if s.Requests > 0 {
+		s.ErrorRate = float64(s.Failed) / float64(s.Requests)
+	}
+	s.Duration = last - first
+	if sec := s.Duration.Seconds(); sec > 0 {
+		s.OutputTokPerSec = float64(s.OutputTokens) / sec
+		s.TotalTokPerSec = float64(s.OutputTokens+s.PromptTokens) / sec
+		s.ReqPerSec = float64(s.Completed) / sec
+		s.GoodputReqPerS = float64(s.Good) / sec
+	}
+	s.TTFT, s.TTFB, s.E2E = NewDist(ttft), NewDist(ttfb), NewDist(e2e)
+	s.TPOT, s.ITL, s.UserSpeed = NewDist(tpot), NewDist(itl), NewDist(speed)
+	s.OutputLen = NewDist(outLen)
+	s.TokenSource, s.ITLSource = oneOrMixed(tokenSrc), oneOrMixed(itlSrc)
+
+	if s.Completed < s.Requests || s.Requests == 0 {
+		s.flag("%d of %d requests failed (%.1f%%): %s", s.Failed, s.Requests, 100*s.ErrorRate, s.errorList())
+	}
+	if s.Canceled > 0 {
+		s.flag("%d requests canceled when the run stopped; not counted", s.Canceled)
+	}
+	if s.ShortOutput > 0 {
+		s.flag("%d of %d requests stopped short of max_tokens (shortest %d tokens): output length was not fixed", s.ShortOutput, s.Completed, minShort)
+	}
+	if tokenSrc[TokensFromChunks] > 0 {
+		s.flag("output tokens of %d requests counted from content events: the server sent no usage", tokenSrc[TokensFromChunks])
+	}
+	if itlSrc[ITLApportioned] > 0 {
+		s.flag("ITL estimated for %d requests: events carried several tokens, apportioned by text length", itlSrc[ITLApportioned])
+	}
+	// Small samples: one line for the per-request distributions (they
+	// share n), one for the pooled ITL when it is small too.
+	if len(s.TTFT.Flags) > 0 {
+		s.flag("few requests for the tail: ttft, tpot and e2e %s", strings.Join(s.TTFT.Flags, "; "))
+	}
+	if len(s.ITL.Flags) > 0 {
+		s.flag("few ITL samples: %s", strings.Join(s.ITL.Flags, "; "))
+	}
+	return s
+}
+
+func (s *Summary) flag(format string, args ...any) {
+	s.Flags = append(s.Flags, fmt.Sprintf(format, args...))
+}
+
+func (s *Summary) errorList() string {
+	kinds := make([]string, 0, len(s.Errors))
+	for k := range s.Errors {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, s.Errors[k])
+	}
+	if len(parts) == 0 {
+		return "none sent"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func oneOrMixed(m map[string]int) string {
+	switch len(m) {
+	case 0:
+		return ""
+	case 1:
+		for k := range m {
+			return k
+		}
+	}
+	return "mixed"
+}

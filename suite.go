@@ -1,0 +1,126 @@
+package infbench
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/infbench/infbench/config"
+	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/loadgen"
+)
+
+// Suite is a loaded run configuration and prompt set, with the
+// environment applied: what BenchmarkServe runs.
+type Suite struct {
+	Run     *config.Run
+	Prompts *config.Prompts
+	API     loadgen.API
+	Seed    uint64
+}
+
+// Load reads engines.yaml and prompts.yaml and applies the INFBENCH_*
+// variables that getenv returns.
+func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, error) {
+	run, err := config.LoadRun(runPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.ApplyEnv(getenv); err != nil {
+		return nil, err
+	}
+	prompts, err := config.LoadPrompts(promptsPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range run.Prompts {
+		if _, ok := prompts.Categories[c]; !ok {
+			return nil, fmt.Errorf("prompt category %q (from %s or %s) is not in %s: use %s",
+				c, runPath, config.EnvPrompts, promptsPath, strings.Join(prompts.Order, ", "))
+		}
+	}
+	api, err := loadgen.ParseAPI(run.API)
+	if err != nil {
+		return nil, err
+	}
+	seed := uint64(run.Seed)
+	if seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:]) >> 16 // 12 hex digits
+	}
+	return &Suite{Run: run, Prompts: prompts, API: api, Seed: seed}, nil
+}
+
+// Categories returns the prompt categories to run, in file order.
+func (s *Suite) Categories() []string {
+	if len(s.Run.Prompts) > 0 {
+		return s.Run.Prompts
+	}
+	return s.Prompts.Order
+}
+
+// Engines returns the engine entries this build runs: the external engine
+// when INFBENCH_TARGET is set; otherwise the containers with the gpu build
+// tag and the simulator without it.
+func (s *Suite) Engines() []config.Engine {
+	var out []config.Engine
+	for _, e := range s.Run.Engines {
+		switch {
+		case e.Kind == config.KindExternal,
+			e.Kind == config.KindContainer && engines.GPUBuild,
+			e.Kind == config.KindSim && !engines.GPUBuild:
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Cell returns the cell for an engine, a concurrency and a category.
+func (s *Suite) Cell(engine string, conc int, category string) Cell {
+	cat := s.Prompts.Categories[category]
+	c := Cell{
+		Engine: engine, Concurrency: conc, Category: category,
+		MaxTokens: cat.MaxTokens,
+		Requests:  s.Run.Requests.For(conc),
+		Warmup:    s.Run.Warmup.For(conc),
+		Ramp:      s.Run.Ramp,
+		SLO:       loadgen.SLO{TTFT: s.Run.SLO.TTFT, TPOT: s.Run.SLO.TPOT, E2E: s.Run.SLO.E2E},
+		Seed:      s.Seed,
+	}
+	if s.Run.MaxTokens > 0 {
+		c.MaxTokens = s.Run.MaxTokens
+	}
+	for _, p := range cat.Prompts {
+		c.Prompts = append(c.Prompts, s.Prompts.Text(p))
+	}
+	return c
+}
+
+// ConfigLines are the benchfmt configuration lines describing the run.
+func (s *Suite) ConfigLines() []engines.Line {
+	levels := make([]string, len(s.Run.Concurrency))
+	for i, c := range s.Run.Concurrency {
+		levels[i] = fmt.Sprint(c)
+	}
+	lines := []engines.Line{
+		{Key: "infbench-api", Value: string(s.API)},
+		{Key: "infbench-seed", Value: fmt.Sprintf("%x", s.Seed)},
+		{Key: "infbench-concurrency", Value: strings.Join(levels, ",")},
+		{Key: "infbench-requests", Value: requestsRule(s.Run.Requests)},
+		{Key: "infbench-warmup", Value: requestsRule(s.Run.Warmup)},
+	}
+	for _, c := range s.Categories() {
+		cell := s.Cell("", 1, c)
+		lines = append(lines, engines.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cell.MaxTokens)})
+	}
+	return lines
+}
+
+func requestsRule(c config.Count) string {
+	if c.Fixed > 0 {
+		return fmt.Sprintf("%d per cell", c.Fixed)
+	}
+	return fmt.Sprintf("max(%d, %d×concurrency) per cell", c.Min, c.PerConcurrency)
+}
