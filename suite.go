@@ -30,6 +30,9 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if err := run.ApplyEnv(getenv); err != nil {
 		return nil, err
 	}
+	if err := run.ApplyProfile(getenv); err != nil {
+		return nil, err
+	}
 	prompts, err := config.LoadPrompts(promptsPath)
 	if err != nil {
 		return nil, err

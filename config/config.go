@@ -28,8 +28,12 @@ type Run struct {
 	SLO      SLO           `yaml:"slo"`
 	// Seed salts every prompt; 0 picks a random seed per run, so that
 	// repeated runs never hit a prefix cache filled by an earlier one.
-	Seed    int64    `yaml:"seed"`
-	Engines []Engine `yaml:"engines"`
+	Seed int64 `yaml:"seed"`
+	// Profile names the model and GPU profile the container engines run
+	// (INFBENCH_PROFILE overrides it); Profiles defines them.
+	Profile  string             `yaml:"profile"`
+	Profiles map[string]Profile `yaml:"profiles"`
+	Engines  []Engine           `yaml:"engines"`
 }
 
 // Count is a number of requests per cell: max(Min, PerConcurrency × C),
@@ -72,6 +76,8 @@ type Engine struct {
 	Request RequestFields  `yaml:"request"`
 	Sim     *SimSpec       `yaml:"sim"`
 	Extra   map[string]any `yaml:"extra"` // extra request-body fields
+	// Container runs the engine from an image (kind container).
+	Container *ContainerSpec `yaml:"container"`
 }
 
 // RequestFields says which optional fields the engine accepts.
@@ -166,8 +172,11 @@ func (r *Run) Validate() error {
 		if e.Model == "" && e.Kind != KindExternal {
 			return fmt.Errorf("engines[%d] (%s): model is required", i, e.Name)
 		}
+		if err := e.validateContainer(); err != nil {
+			return fmt.Errorf("engines[%d] (%s): %w", i, e.Name, err)
+		}
 	}
-	return nil
+	return r.validateProfiles()
 }
 
 // Engine returns the engine entry named name.

@@ -48,7 +48,7 @@ var doneSentinel = []byte("[DONE]")
 // through; the fields read are those listed on Chunk.
 func ParseChunk(data []byte, c *Chunk) error {
 	*c = Chunk{}
-	d := bytes.TrimSpace(data)
+	d := bytes.Trim(data, " \t\r\n") // JSON whitespace only
 	if bytes.Equal(d, doneSentinel) {
 		c.Done = true
 		return nil
@@ -158,7 +158,7 @@ func (s *scanner) topObject(c *Chunk) error {
 				return s.skip()
 			})
 		case "error":
-			c.IsError = true
+			c.IsError = s.peek() != 'n' // "error": null is no error
 			c.ErrorMessage = ""
 			switch s.peek() {
 			case '{':

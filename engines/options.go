@@ -1,0 +1,54 @@
+package engines
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+// Option configures New for container engines; the simulator and the
+// external engine ignore options.
+type Option func(*options)
+
+type options struct {
+	logDir   string
+	deadline time.Time
+	workload Workload
+	getenv   func(string) string
+	// gpuMemory reports the GPU's total memory and name (NVML); an error
+	// means unknown and the profile's memory is used.
+	gpuMemory func(ctx context.Context) (uint64, string, error)
+	// docker checks the Docker engine: whether it answers and which
+	// runtimes it has.
+	docker func(ctx context.Context) (DockerInfo, error)
+	signals signalHooks
+	gpuBuild bool
+}
+
+// Workload is what the benchmark will ask of an engine, for the fit check.
+type Workload struct {
+	Concurrency  int // the highest concurrency level
+	TokensPerSeq int // the longest prompt plus its output, in tokens
+}
+
+// WithLogDir writes container logs to dir/engine-<name>.log (default: the
+// system's temporary directory, announced on stderr).
+func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } }
+
+// WithDeadline terminates a container shortly before t, when the test
+// binary's -timeout would kill the process without running any cleanup.
+// The zero time is no deadline.
+func WithDeadline(t time.Time) Option { return func(o *options) { o.deadline = t } }
+
+// WithWorkload gives the concurrency and sequence length the benchmark will
+// use, so that the fit check can say whether the KV cache holds them.
+func WithWorkload(w Workload) Option { return func(o *options) { o.workload = w } }
+
+func defaultOptions(opts []Option) options {
+	o := options{getenv: os.Getenv, gpuMemory: nvmlMemory, docker: dockerInfo,
+		signals: defaultSignalHooks(), gpuBuild: GPUBuild}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}

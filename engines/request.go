@@ -1,0 +1,125 @@
+package engines
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// readyPoll is the interval between readiness probes.
+const readyPoll = time.Second
+
+// containerOptions turns a spec into testcontainers options: image
+// command, port, environment, labels, host configuration (GPU, IPC,
+// ulimits, Hugging Face cache) and the readiness wait. getenv supplies the
+// values of the passed-through variables and the cache's location.
+func containerOptions(s Spec, getenv func(string) string) ([]testcontainers.ContainerCustomizer, error) {
+	port := strconv.Itoa(s.Port) + "/tcp"
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithExposedPorts(port),
+		testcontainers.WithLabels(s.Labels),
+		testcontainers.WithWaitStrategyAndDeadline(s.Startup, readyStrategy(s)),
+	}
+	if len(s.Entrypoint) > 0 {
+		opts = append(opts, testcontainers.WithEntrypoint(s.Entrypoint...))
+	}
+	if len(s.Cmd) > 0 {
+		opts = append(opts, testcontainers.WithCmd(s.Cmd...))
+	}
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	for _, k := range s.PassEnv {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	if len(env) > 0 {
+		opts = append(opts, testcontainers.WithEnv(env))
+	}
+	var bind string
+	if s.HFCache {
+		dir, err := hfCacheDir(getenv)
+		if err != nil {
+			return nil, err
+		}
+		bind = dir + ":" + ContainerHFCache
+	}
+	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(s, bind)))
+	return opts, nil
+}
+
+// hostConfig returns the host configuration modifier for a spec.
+func hostConfig(s Spec, bind string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		if s.GPU {
+			hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
+		}
+		if s.IPCHost {
+			hc.IpcMode = container.IPCModeHost
+		} else if s.ShmBytes > 0 {
+			hc.ShmSize = s.ShmBytes
+		}
+		names := make([]string, 0, len(s.Ulimits))
+		for n := range s.Ulimits {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			v := s.Ulimits[n]
+			hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: n, Soft: v, Hard: v})
+		}
+		if bind != "" {
+			hc.Binds = append(hc.Binds, bind)
+		}
+	}
+}
+
+// readyStrategy waits for the engine to answer the readiness probe with
+// 200: a real generation, so a port that opens before the weights are
+// loaded does not count. It fails early if the container exits.
+func readyStrategy(s Spec) *wait.HTTPStrategy {
+	w := wait.ForHTTP(s.Ready.Path).WithPort(strconv.Itoa(s.Port) + "/tcp").
+		WithStartupTimeout(s.Startup).WithPollInterval(readyPoll).
+		WithStatusCodeMatcher(func(code int) bool { return code == http.StatusOK })
+	if s.Ready.Method == http.MethodPost {
+		w = w.WithMethod(http.MethodPost).WithBody(strings.NewReader(s.Ready.Body)).
+			WithHeaders(map[string]string{"Content-Type": "application/json"})
+	}
+	return w
+}
+
+// BuildRequest applies a spec's options to a container request, as
+// testcontainers.Run would: the request as data, for tests and for
+// reading what will be run. Environment values are those getenv returns.
+func BuildRequest(s Spec, getenv func(string) string) (testcontainers.GenericContainerRequest, error) {
+	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{Image: s.Image}, Started: true}
+	opts, err := containerOptions(s, getenv)
+	if err != nil {
+		return req, err
+	}
+	for _, o := range opts {
+		if err := o.Customize(&req); err != nil {
+			return req, fmt.Errorf("engine %q: building the container request: %w", s.Name, err)
+		}
+	}
+	return req, nil
+}
+
+// ensureDir creates the host side of a bind mount so that Docker does not
+// create it owned by root.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s for the container: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const ms = time.Millisecond
+
+func chatChunk(content string) string {
+	b, _ := json.Marshal(content)
+	return `{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":` + string(b) + `},"finish_reason":null}]}`
+}
+
+func newTestClient(t *testing.T, url string, opts ...ClientOption) *Client {
+	t.Helper()
+	c, err := NewClient(Target{BaseURL: url, Model: "m", API: Chat, IgnoreEOS: true, IncludeUsage: true}, 4, opts...)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Timing tolerance: the client stamps an event when the read returning its
+// last byte returns. Against a loopback server that writes at known times
+// the measured value can only be later than the server's write by the
+// loopback transit plus goroutine scheduling: well under a millisecond on
+// an idle machine, but tens of milliseconds on a loaded CI runner with the
+// race detector. The bound below is that generous; the lower bound is
+// strict, since the client sends before the server starts its clock.
+const slack = 30 * ms
+
+// TestClientMeasuresScriptedTruth drives one request against a server that
+// sends every framing quirk, and checks each measured quantity against the
+// schedule the server actually kept.
+func TestClientMeasuresScriptedTruth(t *testing.T) {
+	role := `{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`
+	usage := `{"id":"c","choices":[],"usage":{"prompt_tokens":21,"completion_tokens":8,"total_tokens":29}}`
+	blue := "data: " + chatChunk(" blue") + " \n\n" // TensorRT-LLM's space before the line end
+	cutAt := strings.Index(blue, "ue")
+	script := []piece{
+		{0, "data: " + role + "\r\n\r\n"},           // role-only first chunk: must not stop the clock
+		{10 * ms, ": ping\r\n\r\n"},                 // comment: must not stop the clock
+		{100 * ms, "data: " + chatChunk("The") + "\r\n\r\n"}, // TTFT (CRLF framing)
+		{120 * ms, "data: " + chatChunk(" sky is") + "\n\n"}, // 2 tokens in one event
+		{140 * ms, blue[:cutAt]},                             // an event split across writes...
+		{150 * ms, blue[cutAt:] + "data: " + chatChunk(".") + "\n\n" + // ...completed here, merged with the next
+			"data: " + chatChunk(" Yes") + "\n\n"}, //   and a third event in the same write
+		{200 * ms, "data: " + chatChunk("!") + "\n\n"}, // last content: E2E
+		{260 * ms, "data: " + usage + "\n\n"},         // usage-only chunk: must not extend E2E
+		{270 * ms, "data: [DONE]\n\n"},
+	}
+	srv := newScriptServer(t, 200, script)
+	c := newTestClient(t, srv.URL())
+
+	rec := c.Do(context.Background(), Request{Prompt: "hi", MaxTokens: 8}, time.Now())
+	require.True(t, rec.OK(), "error %s: %s", rec.ErrorKind, rec.Error)
+	w := srv.writes()[0]
+
+	// Events: "The", " sky is", " blue", ".", " Yes", "!" (6 events, 8 tokens).
+	require.Len(t, rec.Events, 6)
+	assert.Equal(t, 21, rec.PromptTokens)
+	assert.Equal(t, 8, rec.OutputTokens)
+	assert.Equal(t, TokensFromUsage, rec.TokenSource)
+	assert.Equal(t, ITLApportioned, rec.ITLSource, "6 events for 8 tokens: ITL is an estimate")
+	assert.Equal(t, 1, rec.Comments)
+
+	within := func(name string, got, truth time.Duration) {
+		t.Helper()
+		assert.GreaterOrEqual(t, got, truth, "%s measured before the server wrote it", name)
+		assert.Less(t, got, truth+slack, "%s: measured %v, server wrote at %v", name, got, truth)
+	}
+	within("TTFT", rec.TTFT, w[2])
+	within("event 3 (split)", rec.Events[2].At, w[5])
+	assert.Equal(t, rec.Events[2].At, rec.Events[3].At, "merged events share their read's stamp")
+	within("E2E", rec.E2E, w[6])
+	assert.Less(t, rec.E2E, w[7], "the usage chunk must not extend E2E")
+	within("TTFB", rec.TTFB, 0)
+	tpot, ok := rec.TPOT()
+	require.True(t, ok)
+	assert.InDelta(t, float64(rec.E2E-rec.TTFT)/7, float64(tpot), 1)
+
+	// Tokens add up and the two-token event got more than the one-token ones.
+	sum := 0
+	for _, e := range rec.Events {
+		sum += e.Tokens
+	}
+	assert.Equal(t, 8, sum)
+	assert.Greater(t, rec.Events[1].Tokens, rec.Events[5].Tokens)
+}
+
+func TestClientCountsChunksWithoutUsage(t *testing.T) {
+	srv := newScriptServer(t, 200, []piece{
+		{0, "data: " + chatChunk("a") + "\n\n"},
+		{5 * ms, "data: " + chatChunk("b") + "\n\ndata: " + chatChunk("c") + "\n\ndata: [DONE]\n\n"},
+	})
+	rec := newTestClient(t, srv.URL()).Do(context.Background(), Request{Prompt: "x", MaxTokens: 3}, time.Now())
+	require.True(t, rec.OK(), rec.Error)
+	assert.Equal(t, 3, rec.OutputTokens)
+	assert.Equal(t, TokensFromChunks, rec.TokenSource)
+	assert.Equal(t, ITLOnePerEvent, rec.ITLSource)
+}
+
+func TestClientContinuousUsage(t *testing.T) {
+	ev := func(content string, cum int) string {
+		return `data: {"choices":[{"delta":{"content":"` + content + `"}}],"usage":{"prompt_tokens":4,"completion_tokens":` + string(rune('0'+cum)) + `}}` + "\n\n"
+	}
+	srv := newScriptServer(t, 200, []piece{
+		{0, `data: {"choices":[{"delta":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":4,"completion_tokens":0}}` + "\n\n"},
+		{5 * ms, ev("a", 1)}, {10 * ms, ev("bcd", 4)}, {15 * ms, ev("e", 5)},
+		{16 * ms, `data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":5}}` + "\n\ndata: [DONE]\n\n"},
+	})
+	c, err := NewClient(Target{BaseURL: srv.URL(), Model: "m", IncludeUsage: true, ContinuousUsage: true}, 1)
+	require.NoError(t, err)
+	rec := c.Do(context.Background(), Request{Prompt: "x", MaxTokens: 5}, time.Now())
+	require.True(t, rec.OK(), rec.Error)
+	assert.Equal(t, ITLPerChunkUsage, rec.ITLSource)
+	assert.Equal(t, []int{1, 3, 1}, []int{rec.Events[0].Tokens, rec.Events[1].Tokens, rec.Events[2].Tokens})
+}
+
+func TestClientFaultsAreData(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		script  []piece
+		cut     bool
+		opts    []ClientOption
+		kind    string
+		message string
+	}{
+		{"HTTP 400 with JSON message", 400, []piece{{0, `{"object":"error","message":"unknown field 'foo'","code":400}`}}, false, nil, ErrHTTP, "HTTP 400: unknown field 'foo'"},
+		{"HTTP 503 text", 503, []piece{{0, "overloaded"}}, false, nil, ErrHTTP, "HTTP 503: overloaded"},
+		{"malformed event", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {not json\n\n"}}, false, nil, ErrMalformed, "{not json"},
+		{"error event", 200, []piece{{0, `data: {"error":{"message":"CUDA out of memory"}}` + "\n\n"}}, false, nil, ErrServer, "CUDA out of memory"},
+		{"connection cut mid-stream", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: " + chatChunk("b")}}, true, nil, ErrTransport, "unexpected EOF"},
+		{"stall", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}, {2 * time.Second, "data: [DONE]\n\n"}}, false,
+			[]ClientOption{WithStallTimeout(100 * ms)}, ErrStall, "stall timeout"},
+		{"deadline", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}, {50 * ms, "data: " + chatChunk("b") + "\n\n"},
+			{100 * ms, "data: " + chatChunk("c") + "\n\n"}, {2 * time.Second, "data: [DONE]\n\n"}}, false,
+			[]ClientOption{WithRequestTimeout(150 * ms), WithStallTimeout(time.Second)}, ErrDeadline, "within 150ms"},
+		{"no content", 200, []piece{{0, `data: {"choices":[{"delta":{"role":"assistant"}}]}` + "\n\ndata: [DONE]\n\n"}}, false, nil, ErrNoContent, "without a content"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScriptServer(t, tc.status, tc.script)
+			srv.cut = tc.cut
+			start := time.Now()
+			rec := newTestClient(t, srv.URL(), tc.opts...).Do(context.Background(), Request{Prompt: "x", MaxTokens: 4}, start)
+			assert.Equal(t, tc.kind, rec.ErrorKind, "error: %s", rec.Error)
+			assert.Contains(t, rec.Error, tc.message)
+			assert.Less(t, time.Since(start), 1500*ms, "a fault must end the request promptly")
+		})
+	}
+}
+
+func TestClientRefusedConnection(t *testing.T) {
+	c := newTestClient(t, "http://127.0.0.1:1")
+	rec := c.Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, time.Now())
+	assert.Equal(t, ErrTransport, rec.ErrorKind)
+	assert.Contains(t, rec.Error, "refused")
+}
+
+func TestClientBodies(t *testing.T) {
+	chat, err := NewClient(Target{BaseURL: "http://x", Model: "m", API: Chat, IgnoreEOS: true, IncludeUsage: true}, 1)
+	require.NoError(t, err)
+	b, err := chat.Body(Request{Prompt: "hello", MaxTokens: 7})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"model":"m","stream":true,"max_tokens":7,"ignore_eos":true,
+		"messages":[{"role":"user","content":"hello"}],"stream_options":{"include_usage":true}}`, string(b))
+
+	// An engine that accepts no optional field gets none.
+	bare, err := NewClient(Target{BaseURL: "http://x", Model: "m", API: Completions}, 1)
+	require.NoError(t, err)
+	b, err = bare.Body(Request{Prompt: "hello", MaxTokens: 7})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"model":"m","stream":true,"max_tokens":7,"prompt":"hello"}`, string(b))
+	assert.True(t, strings.HasSuffix(bare.url, "/v1/completions"))
+
+	_, err = NewClient(Target{BaseURL: "http://x", API: "responses"}, 1)
+	assert.ErrorContains(t, err, `unknown API "responses": use chat or completions`)
+}

@@ -1,0 +1,132 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/results"
+)
+
+// Category is one prompt category of a run: its engines side by side at
+// each concurrency.
+type Category struct {
+	Prompt  string
+	Engines []string // run order; the palette follows it
+	Concs   []int    // ascending
+	cells   map[engineConc]*Point
+}
+
+type engineConc struct {
+	engine string
+	conc   int
+}
+
+// Point is one engine at one concurrency: the median over the cell's
+// repetitions of each number (NaN where no repetition has it).
+type Point struct {
+	Engine string
+	Conc   int
+	Reps   int
+
+	OutTokPerSec  float64 // output tok/s
+	TTFTP50       float64 // ns
+	TTFTP99       float64 // ns
+	TPOTP50       float64 // ns
+	TPOTP99       float64 // ns
+	UserTokPerSec float64 // median per-user speed, 1/TPOT
+	ErrPct        float64
+
+	// Flags are the cell's summary flags; with several repetitions each
+	// says which one ("rep 2: …").
+	Flags []string
+}
+
+// At returns the point of engine at conc, or nil.
+func (c *Category) At(engine string, conc int) *Point { return c.cells[engineConc{engine, conc}] }
+
+// Categories groups the cell summaries by prompt category, in order of
+// first appearance. engines gives the engine order (run.json's); engines
+// it does not list follow in order of appearance.
+func Categories(sums []results.CellSummary, engines []string) []*Category {
+	var cats []*Category
+	byPrompt := map[string]*Category{}
+	reps := map[results.Key][]results.CellSummary{}
+	var keys []results.Key // one per engine, conc, prompt (Rep 0)
+	for _, s := range sums {
+		c := byPrompt[s.Prompt]
+		if c == nil {
+			c = &Category{Prompt: s.Prompt, Engines: slices.Clone(engines), cells: map[engineConc]*Point{}}
+			byPrompt[s.Prompt] = c
+			cats = append(cats, c)
+		}
+		k := s.Key
+		k.Rep = 0
+		if _, ok := reps[k]; !ok {
+			keys = append(keys, k)
+		}
+		reps[k] = append(reps[k], s)
+	}
+	for _, k := range keys {
+		c := byPrompt[k.Prompt]
+		if !slices.Contains(c.Engines, k.Engine) {
+			c.Engines = append(c.Engines, k.Engine)
+		}
+		if !slices.Contains(c.Concs, k.Conc) {
+			c.Concs = append(c.Concs, k.Conc)
+		}
+		c.cells[engineConc{k.Engine, k.Conc}] = newPoint(k, reps[k])
+	}
+	for _, c := range cats {
+		slices.Sort(c.Concs)
+		// Keep only engines that ran in this category, in palette order.
+		c.Engines = slices.DeleteFunc(c.Engines, func(e string) bool {
+			return !slices.ContainsFunc(keys, func(k results.Key) bool { return k.Prompt == c.Prompt && k.Engine == e })
+		})
+	}
+	return cats
+}
+
+func newPoint(k results.Key, reps []results.CellSummary) *Point {
+	p := &Point{Engine: k.Engine, Conc: k.Conc, Reps: len(reps)}
+	med := func(f func(s *loadgen.Summary) (float64, bool)) float64 {
+		var xs []float64
+		for i := range reps {
+			if v, ok := f(&reps[i].Summary); ok {
+				xs = append(xs, v)
+			}
+		}
+		return median(xs)
+	}
+	p.OutTokPerSec = med(func(s *loadgen.Summary) (float64, bool) { return s.OutputTokPerSec, s.Completed > 0 })
+	p.TTFTP50 = med(func(s *loadgen.Summary) (float64, bool) { return s.TTFT.P50, s.TTFT.N > 0 })
+	p.TTFTP99 = med(func(s *loadgen.Summary) (float64, bool) { return s.TTFT.P99, s.TTFT.N > 0 })
+	p.TPOTP50 = med(func(s *loadgen.Summary) (float64, bool) { return s.TPOT.P50, s.TPOT.N > 0 })
+	p.TPOTP99 = med(func(s *loadgen.Summary) (float64, bool) { return s.TPOT.P99, s.TPOT.N > 0 })
+	p.UserTokPerSec = med(func(s *loadgen.Summary) (float64, bool) { return s.UserSpeed.P50, s.UserSpeed.N > 0 })
+	p.ErrPct = med(func(s *loadgen.Summary) (float64, bool) { return 100 * s.ErrorRate, s.Requests > 0 })
+	for _, r := range reps {
+		for _, f := range r.Summary.Flags {
+			if len(reps) > 1 {
+				f = fmt.Sprintf("rep %d: %s", r.Rep, f)
+			}
+			p.Flags = append(p.Flags, f)
+		}
+	}
+	return p
+}
+
+// median of xs (sorted in place); NaN when empty.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.SortFunc(xs, cmp.Compare[float64])
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
