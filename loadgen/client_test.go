@@ -44,15 +44,15 @@ func TestClientMeasuresScriptedTruth(t *testing.T) {
 	blue := "data: " + chatChunk(" blue") + " \n\n" // TensorRT-LLM's space before the line end
 	cutAt := strings.Index(blue, "ue")
 	script := []piece{
-		{0, "data: " + role + "\r\n\r\n"},           // role-only first chunk: must not stop the clock
-		{10 * ms, ": ping\r\n\r\n"},                 // comment: must not stop the clock
+		{0, "data: " + role + "\r\n\r\n"},                    // role-only first chunk: must not stop the clock
+		{10 * ms, ": ping\r\n\r\n"},                          // comment: must not stop the clock
 		{100 * ms, "data: " + chatChunk("The") + "\r\n\r\n"}, // TTFT (CRLF framing)
 		{120 * ms, "data: " + chatChunk(" sky is") + "\n\n"}, // 2 tokens in one event
 		{140 * ms, blue[:cutAt]},                             // an event split across writes...
 		{150 * ms, blue[cutAt:] + "data: " + chatChunk(".") + "\n\n" + // ...completed here, merged with the next
 			"data: " + chatChunk(" Yes") + "\n\n"}, //   and a third event in the same write
 		{200 * ms, "data: " + chatChunk("!") + "\n\n"}, // last content: E2E
-		{260 * ms, "data: " + usage + "\n\n"},         // usage-only chunk: must not extend E2E
+		{260 * ms, "data: " + usage + "\n\n"},          // usage-only chunk: must not extend E2E
 		{270 * ms, "data: [DONE]\n\n"},
 	}
 	srv := newScriptServer(t, 200, script)

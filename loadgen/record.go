@@ -102,34 +102,43 @@ func (r *Record) assignTokens(perChunk []int) {
 // there are enough.
 func apportion(evs []Event, total int) {
 	n := len(evs)
-	base := 0
-	if total >= n {
-		base = 1
-	}
-	rest := total - base*n
 	bytes := 0
 	for _, e := range evs {
 		bytes += e.Bytes
 	}
-	type rem struct {
-		i int
-		f float64
-	}
-	rems := make([]rem, n)
+	share := make([]float64, n)
 	given := 0
 	for i := range evs {
-		share := float64(rest) / float64(n)
+		share[i] = float64(total) / float64(n)
 		if bytes > 0 {
-			share = float64(rest) * float64(evs[i].Bytes) / float64(bytes)
+			share[i] = float64(total) * float64(evs[i].Bytes) / float64(bytes)
 		}
-		k := int(share)
-		evs[i].Tokens = base + k
+		k := int(share[i])
+		if k == 0 && total >= n {
+			k = 1 // every content event carried at least one token
+		}
+		evs[i].Tokens = k
 		given += k
-		rems[i] = rem{i, share - float64(k)}
 	}
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].f > rems[b].f })
-	for j := 0; given < rest; j++ {
-		evs[rems[j%n].i].Tokens++
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	// Hand out what is missing by largest remainder; take back any excess
+	// (from the minimum of one) from the events with most tokens.
+	sort.SliceStable(order, func(a, b int) bool {
+		ra := share[order[a]] - float64(evs[order[a]].Tokens)
+		rb := share[order[b]] - float64(evs[order[b]].Tokens)
+		return ra > rb
+	})
+	for j := 0; given < total; j++ {
+		evs[order[j%n]].Tokens++
 		given++
+	}
+	for j := n - 1; given > total; j-- {
+		if i := order[(j%n+n)%n]; evs[i].Tokens > 1 {
+			evs[i].Tokens--
+			given--
+		}
 	}
 }

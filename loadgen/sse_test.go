@@ -98,12 +98,12 @@ func TestSSEFramings(t *testing.T) {
 // earlier read that carried part of it nor a later one.
 func TestSSEStampsTheCompletingRead(t *testing.T) {
 	cr := &chunkedReader{pieces: []string{
-		"data: {\"a\"", // read 1: partial line
-		":1}\n",        // read 2: line complete -> event 1 stamped 2
-		"\n",           // read 3: blank line dispatches it
+		"data: {\"a\"",           // read 1: partial line
+		":1}\n",                  // read 2: line complete -> event 1 stamped 2
+		"\n",                     // read 3: blank line dispatches it
 		"data: b\n\ndata: c\n\n", // read 4: two events merged in one read
-		"data: d\r",    // read 5: CR ends the line here
-		"\n\r\n",       // read 6: LF of the CRLF, then the blank line
+		"data: d\r",              // read 5: CR ends the line here
+		"\n\r\n",                 // read 6: LF of the CRLF, then the blank line
 	}}
 	data, stamps, err := readAll(t, cr)
 	require.NoError(t, err)

@@ -1,0 +1,183 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// streamServer is a net/http server streaming chat chunks on a fixed
+// schedule: the first content event ttft after the request arrives, then
+// one every gap, tokens events in all, then a usage chunk and [DONE]. It
+// counts the requests in flight and records, at each arrival, how many
+// were (itself included).
+type streamServer struct {
+	*httptest.Server
+	ttft, gap time.Duration
+	tokens    int
+	vary      bool // vary the output length per request (5..29 tokens)
+	served    atomic.Int64
+
+	inFlight atomic.Int64
+	mu       sync.Mutex
+	arrivals []int64
+	ttfts    []time.Duration // actual first-content write offsets
+}
+
+func newStreamServer(t testing.TB, ttft, gap time.Duration, tokens int) *streamServer {
+	s := &streamServer{ttft: ttft, gap: gap, tokens: tokens}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
+	s.Server.Config.MaxHeaderBytes = 1 << 16
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+var tokenEvent = []byte("data: " + `{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":" tok"},"logprobs":null,"finish_reason":null}]}` + "\n\n")
+
+func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	s.mu.Lock()
+	s.arrivals = append(s.arrivals, n)
+	s.mu.Unlock()
+	_, _ = drainBody(r)
+	tokens := s.tokens
+	if k := s.served.Add(1); s.vary {
+		tokens = 5 + int(k*7%25)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(200)
+	f := w.(http.Flusher)
+	_, _ = w.Write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"))
+	f.Flush()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := 0; i < tokens; i++ {
+		// Absolute schedule: lateness of one write does not shift the rest.
+		if d := time.Until(arrived.Add(s.ttft + time.Duration(i)*s.gap)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if i == 0 {
+			s.mu.Lock()
+			s.ttfts = append(s.ttfts, time.Since(arrived))
+			s.mu.Unlock()
+		}
+		if _, err := w.Write(tokenEvent); err != nil {
+			return
+		}
+		f.Flush()
+	}
+	fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":%d}}\n\ndata: [DONE]\n\n", tokens)
+}
+
+// countingDoer counts the requests in flight on the client side.
+type countingDoer struct {
+	Doer
+	now     atomic.Int64
+	atStart  []int64
+	mu       sync.Mutex
+}
+
+func (d *countingDoer) Do(ctx context.Context, r Request, epoch time.Time) Record {
+	n := d.now.Add(1)
+	defer d.now.Add(-1)
+	d.mu.Lock()
+	d.atStart = append(d.atStart, n)
+	d.mu.Unlock()
+	return d.Doer.Do(ctx, r, epoch)
+}
+
+func TestClosedLoopKeepsExactlyCInFlight(t *testing.T) {
+	const conc, warmup, requests = 8, 8, 80
+	srv := newStreamServer(t, 20*ms, 2*ms, 0)
+	srv.vary = true // completions spread out, as in a real steady state
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m", IncludeUsage: true}, conc)
+	require.NoError(t, err)
+	defer c.Close()
+	d := &countingDoer{Doer: c}
+
+	var sunk atomic.Int64
+	loop := ClosedLoop{Concurrency: conc, Warmup: warmup, Requests: requests}
+	recs, err := loop.Run(context.Background(), d, func(i int) Request { return Request{Prompt: "p", MaxTokens: 30} },
+		func(Record) { sunk.Add(1) })
+	require.NoError(t, err)
+	require.Len(t, recs, warmup+requests)
+	assert.EqualValues(t, warmup+requests, sunk.Load(), "every record reaches the sink")
+
+	srv.mu.Lock()
+	arrivals := append([]int64(nil), srv.arrivals...)
+	srv.mu.Unlock()
+	sort.Slice(arrivals, func(i, j int) bool { return arrivals[i] < arrivals[j] })
+	assert.EqualValues(t, conc, arrivals[len(arrivals)-1], "never more than C in flight")
+	// Client side: every request after the first C starts the moment its
+	// predecessor ends, with the other C-1 still in flight.
+	d.mu.Lock()
+	for i, n := range d.atStart[conc:] {
+		assert.EqualValues(t, conc, n, "request %d started with %d in flight", i+conc, n)
+	}
+	d.mu.Unlock()
+	// Server side: a request's successor arrives one loopback round trip
+	// after it ended; in that window the server sees C-1 only if another
+	// request ended too. With spread-out completions that is rare: at
+	// least 85% of arrivals after the first C see exactly C.
+	atC := 0
+	for _, a := range arrivals {
+		if a == conc {
+			atC++
+		}
+	}
+	assert.GreaterOrEqual(t, float64(atC), 0.85*float64(warmup+requests-conc), "arrivals seen at exactly C: %v", arrivals)
+
+	sum := Summarize(recs, SLO{})
+	assert.Equal(t, requests, sum.Requests, "warmup excluded")
+	assert.Equal(t, requests, sum.Completed)
+	assert.Greater(t, sum.OutputTokens, 5*requests)
+	for i, r := range recs {
+		assert.Equal(t, i, r.Index)
+		assert.Equal(t, i < warmup, r.Warmup)
+	}
+}
+
+func TestClosedLoopStopsOnCancel(t *testing.T) {
+	srv := newStreamServer(t, 10*ms, 10*ms, 1000) // 10 s per request
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m"}, 4)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
+	defer cancel()
+	start := time.Now()
+	recs, err := ClosedLoop{Concurrency: 4, Requests: 100}.Run(ctx, c, func(int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
+	assert.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second, "cancel must stop the run promptly")
+	require.Len(t, recs, 4, "only the 4 requests in flight were started")
+	for _, r := range recs {
+		assert.Equal(t, ErrCanceled, r.ErrorKind)
+	}
+	sum := Summarize(recs, SLO{})
+	assert.Equal(t, 4, sum.Canceled)
+	assert.Equal(t, 0, sum.Failed, "canceled requests are not the server's errors")
+}
+
+func TestClosedLoopValidate(t *testing.T) {
+	_, err := ClosedLoop{Concurrency: 0, Requests: 1}.Run(context.Background(), nil, nil, nil)
+	assert.ErrorContains(t, err, "concurrency 0")
+	_, err = ClosedLoop{Concurrency: 1}.Run(context.Background(), nil, nil, nil)
+	assert.ErrorContains(t, err, "requests 0")
+}
