@@ -90,8 +90,8 @@ func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
 type countingDoer struct {
 	Doer
 	now     atomic.Int64
-	atStart  []int64
-	mu       sync.Mutex
+	atStart []int64
+	mu      sync.Mutex
 }
 
 func (d *countingDoer) Do(ctx context.Context, r Request, epoch time.Time) Record {

@@ -55,8 +55,8 @@ func rec(s, ttft, gap time.Duration, tokens, max int) Record {
 func TestSummarizeDefinitions(t *testing.T) {
 	recs := []Record{
 		{Warmup: true, Sent: 0, End: time.Hour, OutputTokens: 1e6}, // warmup: excluded entirely
-		rec(0, 100*ms, 10*ms, 11, 11),                               // E2E 200ms, TPOT 10ms
-		rec(50*ms, 200*ms, 20*ms, 11, 11),                           // E2E 400ms, TPOT 20ms, ends at 451ms
+		rec(0, 100*ms, 10*ms, 11, 11),                              // E2E 200ms, TPOT 10ms
+		rec(50*ms, 200*ms, 20*ms, 11, 11),                          // E2E 400ms, TPOT 20ms, ends at 451ms
 		{Sent: 60 * ms, End: 5 * ms, ErrorKind: ErrHTTP, Error: "HTTP 500: boom"},
 		{Sent: 70 * ms, End: 5 * ms, ErrorKind: ErrCanceled, Error: "run stopped"},
 	}

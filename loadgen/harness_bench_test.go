@@ -1,0 +1,103 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// vllmEvent is one content chunk as vLLM frames it.
+const vllmEvent = `data: {"id":"chatcmpl-0e4b7c9d2a1f43e8","object":"chat.completion.chunk","created":1764590400,"model":"meta-llama/Llama-4-Scout-17B-16E-Instruct","choices":[{"index":0,"delta":{"content":" sky"},"logprobs":null,"finish_reason":null,"token_ids":null}]}` + "\n\n"
+
+// BenchmarkSSEEvent measures the client's own work per streamed event,
+// without the socket: SSE framing, stamping (one clock read per read
+// call), and ParseChunk. One op is one event.
+func BenchmarkSSEEvent(b *testing.B) {
+	stream := []byte(strings.Repeat(vllmEvent, 256))
+	r := bytes.NewReader(stream)
+	sr := NewSSEReader(r, nil)
+	var c Chunk
+	b.ReportAllocs()
+	b.SetBytes(int64(len(vllmEvent)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev, err := sr.Next()
+		if err == io.EOF {
+			r.Reset(stream)
+			sr.Reset(r)
+			ev, err = sr.Next()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ParseChunk(ev.Data, &c); err != nil || c.ContentBytes != 4 {
+			b.Fatal(err, c)
+		}
+	}
+}
+
+// The per-event path must not allocate: at 50,000 events/s garbage would
+// cost collection cycles on the CPUs the server shares.
+func TestSSEEventPathDoesNotAllocate(t *testing.T) {
+	stream := []byte(strings.Repeat(vllmEvent, 64))
+	r := bytes.NewReader(stream)
+	sr := NewSSEReader(r, nil)
+	var c Chunk
+	allocs := testing.AllocsPerRun(1000, func() {
+		ev, err := sr.Next()
+		if err == io.EOF {
+			r.Reset(stream)
+			sr.Reset(r)
+			ev, err = sr.Next()
+		}
+		require.NoError(t, err)
+		require.NoError(t, ParseChunk(ev.Data, &c))
+	})
+	assert.Zero(t, allocs)
+}
+
+// BenchmarkIngestConc1000 measures how many tokens per second the client
+// ingests over loopback at concurrency 1000 from a server that streams as
+// fast as it can (no delays), running in a child process so that the CPU
+// reported is the client's alone. One op is one closed-loop run of 2000
+// requests of 200 tokens.
+func BenchmarkIngestConc1000(b *testing.B) {
+	const conc, tokens = 1000, 200
+	url := startServerProcess(b, 0, 0, tokens)
+	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
+	require.NoError(b, err)
+	defer c.Close()
+	req := func(int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
+	// Open the connections first: the figure is for steady streaming.
+	if _, err := (ClosedLoop{Concurrency: conc, Requests: conc}).Run(context.Background(), c, req, nil); err != nil {
+		b.Fatal(err)
+	}
+	var events, toks int
+	var wall, cpu time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u0, s0 := cpuTimes()
+		t0 := time.Now()
+		recs, err := ClosedLoop{Concurrency: conc, Requests: 2 * conc}.Run(context.Background(), c, req, nil)
+		wall += time.Since(t0)
+		u1, s1 := cpuTimes()
+		cpu += u1 - u0 + s1 - s0
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := Summarize(recs, SLO{})
+		if s.Failed > 0 {
+			b.Fatalf("%d failed: %v", s.Failed, s.FirstErrors)
+		}
+		toks += s.OutputTokens
+		events += len(recs) * (tokens + 3)
+	}
+	b.ReportMetric(float64(toks)/wall.Seconds(), "tok/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
+}
