@@ -1,0 +1,152 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const validRun = `api: chat
+concurrency: [1, 10]
+requests: {min: 16, per_concurrency: 4}
+warmup: {min: 1, per_concurrency: 1}
+timeouts: {stall: 60s, request: 10m, startup: 40m}
+engines:
+  - name: sim
+    kind: sim
+    model: m
+    sim:
+      max_batch: 64
+      timing: {step_base: 4ms, per_sequence: 50us}
+`
+
+func TestParseRun(t *testing.T) {
+	r, err := ParseRun("engines.yaml", []byte(validRun))
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 10}, r.Concurrency)
+	assert.Equal(t, 16, r.Requests.For(1))
+	assert.Equal(t, 40, r.Requests.For(10))
+	assert.Equal(t, 10, r.Warmup.For(10))
+	assert.Equal(t, 40*time.Minute, r.Timeouts.Startup)
+	assert.Equal(t, 4*time.Millisecond, r.Engines[0].Sim.Timing.StepBase)
+	assert.Equal(t, 50*time.Microsecond, r.Engines[0].Sim.Timing.PerSequence)
+}
+
+func TestParseRunErrorsNameFileLineAndField(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field in engine", validRun + "    prot: 8000\n",
+			`engines.yaml:13: engines[0] (sim): unknown field "prot" (known: name, kind, model, url, request, sim, extra`},
+		{"unknown top-level field", "concurrenc: [1]\n" + validRun,
+			`engines.yaml:1: top level: unknown field "concurrenc"`},
+		{"wrong type", "api: chat\nconcurrency: [1, ten]\n",
+			"engines.yaml:2: concurrency[1]: cannot unmarshal !!str `ten` into int (want an integer)"},
+		{"bad duration", "api: chat\nconcurrency: [1]\ntimeouts: {stall: soon}\n",
+			"engines.yaml:3: timeouts.stall: cannot unmarshal !!str `soon` into time.Duration (want a duration such as 90s or 40m)"},
+		{"mapping where a list belongs", "concurrency: {a: 1}\n",
+			"engines.yaml:1: concurrency: want a list, got a mapping"},
+		{"empty", "", "engines.yaml: empty file"},
+		{"bad api", "api: grpc\n" + validRun[len("api: chat\n"):], `engines.yaml: api: "grpc": use chat or completions`},
+		{"zero timeout", "api: chat\nconcurrency: [1]\nrequests: {min: 1}\ntimeouts: {stall: 1s, request: 0s, startup: 1s}\n",
+			"timeouts.request: 0s: must be positive"},
+		{"bad kind", validRun + "  - {name: x, kind: docker, model: m}\n", `engines[1] (x): kind "docker": use sim, external or container`},
+		{"duplicate", validRun + "  - {name: sim, kind: sim, model: m}\n", `engines[1]: duplicate name "sim"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRun("engines.yaml", []byte(tc.yaml))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	r, err := ParseRun("engines.yaml", []byte(validRun))
+	require.NoError(t, err)
+	env := map[string]string{
+		EnvConcurrency: "1, 50", EnvPrompts: "short,code", EnvAPI: "completions",
+		EnvRequests: "7", EnvMaxTokens: "32", EnvTarget: "http://localhost:8000", EnvModel: "llama",
+	}
+	require.NoError(t, r.ApplyEnv(func(k string) string { return env[k] }))
+	assert.Equal(t, []int{1, 50}, r.Concurrency)
+	assert.Equal(t, []string{"short", "code"}, r.Prompts)
+	assert.Equal(t, "completions", r.API)
+	assert.Equal(t, 7, r.Requests.For(100))
+	assert.Equal(t, 32, r.MaxTokens)
+	require.Len(t, r.Engines, 1)
+	assert.Equal(t, Engine{Name: "external", Kind: KindExternal, URL: "http://localhost:8000", Model: "llama",
+		Request: RequestFields{IgnoreEOS: true, IncludeUsage: true}}, r.Engines[0])
+
+	for env, want := range map[string]string{
+		EnvConcurrency: `INFBENCH_CONCURRENCY="1,x": "x" is not a positive integer`,
+		EnvRequests:    `INFBENCH_REQUESTS="0": want a positive integer`,
+		EnvAPI:         `INFBENCH_API="grpc": use chat or completions`,
+		EnvTarget:      `INFBENCH_TARGET="localhost:8000": give a URL such as http://localhost:8000`,
+		EnvModel:       `INFBENCH_MODEL is set but INFBENCH_TARGET is not`,
+	} {
+		vals := map[string]string{EnvConcurrency: "1,x", EnvRequests: "0", EnvAPI: "grpc", EnvTarget: "localhost:8000", EnvModel: "llama"}
+		err := r.ApplyEnv(func(k string) string {
+			if k == env {
+				return vals[k]
+			}
+			return ""
+		})
+		assert.ErrorContains(t, err, want, env)
+	}
+}
+
+func TestParsePrompts(t *testing.T) {
+	p, err := ParsePrompts("prompts.yaml", []byte(`documents:
+  doc: "A long text."
+categories:
+  short:
+    description: d
+    max_tokens: 8
+    prompts:
+      - {id: s1, text: "Hi?"}
+  long:
+    max_tokens: 16
+    prompts:
+      - {id: l1, document: doc, text: "Summarise."}
+`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"short", "long"}, p.Order, "file order kept")
+	assert.Equal(t, "A long text.\n\nSummarise.", p.Text(p.Categories["long"].Prompts[0]))
+
+	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  short:\n    max_tokens: 8\n    prompts:\n      - {id: s1, text: x, doc: d}\n"))
+	assert.ErrorContains(t, err, `prompts.yaml:5: categories.short.prompts[0] (s1): unknown field "doc" (known: id, document, text)`)
+	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  short:\n    prompts:\n      - {id: s1, text: x}\n"))
+	assert.ErrorContains(t, err, "categories.short.max_tokens: 0: every category fixes its output length")
+	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  long:\n    max_tokens: 8\n    prompts:\n      - {id: l1, document: nope, text: x}\n"))
+	assert.ErrorContains(t, err, `document "nope" is not under documents`)
+}
+
+// The shipped configuration files must load: a typo there breaks every run.
+func TestShippedFilesLoad(t *testing.T) {
+	r, err := LoadRun("../testdata/engines.yaml")
+	require.NoError(t, err)
+	assert.NotEmpty(t, r.Engines)
+	p, err := LoadPrompts("../testdata/prompts.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"short", "medium", "long", "code"}, p.Order)
+	for _, name := range p.Order {
+		c := p.Categories[name]
+		assert.Len(t, c.Prompts, 4, name)
+	}
+	// Input lengths differ by category: ~4 bytes a token.
+	avg := func(cat string) int {
+		n := 0
+		for _, pr := range p.Categories[cat].Prompts {
+			n += len(p.Text(pr))
+		}
+		return n / 4 / len(p.Categories[cat].Prompts)
+	}
+	assert.Less(t, avg("short"), 60, "short: tens of tokens")
+	assert.Greater(t, avg("medium"), 250, "medium: hundreds")
+	assert.Greater(t, avg("long"), 2000, "long: a few thousand")
+	assert.Greater(t, avg("code"), 200, "code: a file of a few hundred")
+}
