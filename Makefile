@@ -1,0 +1,43 @@
+# infbench — every target is a plain go command; see README.md.
+
+COUNT ?= 1
+OUT   ?= bench.txt
+
+.PHONY: bench bench-gpu test accuracy fuzz lint compare engines
+
+## bench: the whole matrix on the built-in simulator (no GPU), to $(OUT)
+bench:
+	go test -run='^$$' -bench=. -count=$(COUNT) . | tee $(OUT)
+
+## bench-gpu: the real engines in containers, one at a time (needs a GPU, Docker, the NVIDIA runtime)
+bench-gpu:
+	TESTCONTAINERS_RYUK_DISABLED=true go test -tags=gpu -run='^$$' -bench=. -count=$(COUNT) -timeout 0 . | tee $(OUT)
+
+## test: every test, with the race detector (the command CI runs)
+test:
+	go test -race ./...
+
+## accuracy: the harness's timing-accuracy test at concurrency 1000 (skipped under -race)
+accuracy:
+	go test -count=1 -run 'Accuracy' -v ./loadgen
+
+## fuzz: run the SSE reader and chunk parser fuzzers for a while
+fuzz:
+	go test -run='^$$' -fuzz=FuzzSSEReader -fuzztime=60s ./loadgen
+	go test -run='^$$' -fuzz=FuzzParseChunk -fuzztime=60s ./loadgen
+
+## lint: formatting and vet, with and without the gpu build tag
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	go vet ./...
+	go vet -tags=gpu ./...
+
+## compare: benchstat OLD against NEW (make compare OLD=a.txt NEW=b.txt)
+compare:
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make compare OLD=old.txt NEW=new.txt"; exit 2; }
+	go tool benchstat $(OLD) $(NEW)
+
+## engines: engines side by side from one results file (make engines IN=bench.txt)
+engines:
+	@test -n "$(IN)" || { echo "usage: make engines IN=bench.txt"; exit 2; }
+	go tool benchstat -col /engine -row /conc,/prompt $(IN)
