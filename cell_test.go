@@ -1,0 +1,87 @@
+package infbench_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/loadgen"
+)
+
+func TestSuiteCells(t *testing.T) {
+	env := map[string]string{"INFBENCH_CONCURRENCY": "2,8", "INFBENCH_PROMPTS": "code,short", "INFBENCH_MAX_TOKENS": "12"}
+	s, err := infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, []string{"code", "short"}, s.Categories())
+	c := s.Cell("sim", 8, "code")
+	assert.Equal(t, "engine=sim/conc=8/prompt=code", c.Name())
+	assert.Equal(t, 12, c.MaxTokens, "INFBENCH_MAX_TOKENS overrides the category")
+	assert.Equal(t, 32, c.Requests, "4 × concurrency")
+	assert.Equal(t, 8, c.Warmup, "one per slot")
+	assert.Len(t, c.Prompts, 4)
+	assert.NotZero(t, s.Seed, "seed 0 in engines.yaml means a random one")
+
+	env["INFBENCH_PROMPTS"] = "tiny"
+	_, err = infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	assert.ErrorContains(t, err, `prompt category "tiny"`)
+	assert.ErrorContains(t, err, "use short, medium, long, code")
+}
+
+// promptLog collects the prompts a cell sends.
+type promptLog struct {
+	mu      sync.Mutex
+	prompts []string
+}
+
+func TestRunCellSaltsEveryPromptAndFailsWhenAllFail(t *testing.T) {
+	l, err := sim.Listen(context.Background(), "127.0.0.1:0", sim.Config{Model: "m",
+		Timing: sim.Linear{Base: time.Millisecond}})
+	require.NoError(t, err)
+	defer l.Close()
+
+	var log promptLog
+	salts := infbench.NewSalter(0xabc)
+	cell := infbench.Cell{Engine: "sim", Concurrency: 3, Category: "short", Prompts: []string{"A", "B"},
+		MaxTokens: 4, Requests: 9, Warmup: 3}
+	c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 3)
+	require.NoError(t, err)
+	defer c.Close()
+	recs, sum, err := infbench.RunCell(context.Background(), doerFunc(func(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record {
+		log.mu.Lock()
+		log.prompts = append(log.prompts, r.Prompt)
+		log.mu.Unlock()
+		return c.Do(ctx, r, e)
+	}), cell, salts, nil, nil)
+	require.NoError(t, err)
+	assert.Len(t, recs, 12)
+	assert.Equal(t, 9, sum.Completed)
+	assert.Equal(t, 36, sum.OutputTokens)
+	seen := map[string]bool{}
+	for _, p := range log.prompts {
+		first, _, _ := strings.Cut(p, "\n")
+		assert.False(t, seen[first], "salt %q reused: a prefix cache could serve it", first)
+		seen[first] = true
+		assert.True(t, strings.HasPrefix(p, "[infbench abc-"), p)
+	}
+
+	// A wrong model name: every request fails, and so does the cell, with the reason.
+	bad, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "nope"}, 3)
+	require.NoError(t, err)
+	defer bad.Close()
+	_, sum, err = infbench.RunCell(context.Background(), bad, cell, salts, nil, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "all 9 requests failed")
+	assert.Contains(t, err.Error(), "HTTP 404: The model `nope` does not exist.")
+	assert.InDelta(t, 1.0, sum.ErrorRate, 0)
+}
+
+type doerFunc func(context.Context, loadgen.Request, time.Time) loadgen.Record
+
+func (f doerFunc) Do(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record { return f(ctx, r, e) }
