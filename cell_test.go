@@ -84,4 +84,6 @@ func TestRunCellSaltsEveryPromptAndFailsWhenAllFail(t *testing.T) {
 
 type doerFunc func(context.Context, loadgen.Request, time.Time) loadgen.Record
 
-func (f doerFunc) Do(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record { return f(ctx, r, e) }
+func (f doerFunc) Do(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record {
+	return f(ctx, r, e)
+}
