@@ -19,7 +19,7 @@ test:
 
 ## accuracy: the harness's timing-accuracy test at concurrency 1000 (skipped under -race)
 accuracy:
-	go test -count=1 -run 'Accuracy' -v ./loadgen
+	INFBENCH_ACCURACY=1 go test -count=1 -run 'Accuracy' -v ./loadgen
 
 ## fuzz: run the SSE reader and chunk parser fuzzers for a while
 fuzz:

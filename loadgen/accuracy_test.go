@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -26,18 +27,26 @@ func cpuTimes() (user, sys time.Duration) {
 // process, so this process's CPU time is the client's alone: read, HTTP
 // chunk decoding, SSE framing, stamping, parsing and counting.
 //
-// It skips under -short and -race (the race detector multiplies every
-// cost) and takes about 8 seconds.
+// The 1% bound is tight enough that another busy process on the machine
+// can break it, so the full check runs only when asked for, on an idle
+// machine: INFBENCH_ACCURACY=1 (make accuracy, and CI's dedicated step).
+// Otherwise the same test runs at concurrency 200 with bounds five times
+// wider, which only a real regression breaks. It skips under -short and
+// -race (the race detector multiplies every cost).
 func TestAccuracyAtConcurrency1000(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("timing-accuracy test: runs without -short and without -race")
 	}
 	const (
-		conc   = 1000
 		ttft   = 200 * time.Millisecond
 		gap    = 20 * time.Millisecond
 		tokens = 50
 	)
+	conc, p50Bound, p99Bound := 1000, 0.01, 0.10
+	if os.Getenv("INFBENCH_ACCURACY") != "1" {
+		conc, p50Bound, p99Bound = 200, 0.05, 0.50
+		t.Logf("reduced check (concurrency %d, bounds ×5); INFBENCH_ACCURACY=1 runs the full one", conc)
+	}
 	url := startServerProcess(t, ttft, gap, tokens)
 	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
 	require.NoError(t, err)
@@ -72,9 +81,9 @@ func TestAccuracyAtConcurrency1000(t *testing.T) {
 		time.Duration(s.TTFT.P50), 100*(s.TTFT.P50/float64(ttft)-1), time.Duration(s.TTFT.P99), 100*(s.TTFT.P99/float64(ttft)-1),
 		time.Duration(s.TPOT.P50), time.Duration(s.ITL.P99), s.OutputTokPerSec)
 
-	assert.InDelta(t, float64(ttft), s.TTFT.P50, 0.01*float64(ttft), "TTFT p50 within 1%%")
-	assert.InDelta(t, float64(ttft), s.TTFT.P99, 0.10*float64(ttft), "TTFT p99 within 10%%")
-	assert.InDelta(t, float64(gap), s.TPOT.P50, 0.01*float64(gap), "TPOT p50 within 1%%")
+	assert.InDelta(t, float64(ttft), s.TTFT.P50, p50Bound*float64(ttft), "TTFT p50 within %.0f%%", 100*p50Bound)
+	assert.InDelta(t, float64(ttft), s.TTFT.P99, p99Bound*float64(ttft), "TTFT p99 within %.0f%%", 100*p99Bound)
+	assert.InDelta(t, float64(gap), s.TPOT.P50, p50Bound*float64(gap), "TPOT p50 within %.0f%%", 100*p50Bound)
 	assert.Equal(t, tokens*2*conc, s.OutputTokens)
 	// Paced like this, every event arrives alone: one goroutine wake-up,
 	// one read returning it and one read finding the socket empty (Go's
