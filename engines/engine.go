@@ -45,15 +45,17 @@ type Engine interface {
 }
 
 // New returns the engine for a configuration entry. Container engines
-// exist only in builds with the gpu tag.
-func New(e config.Engine, run *config.Run) (Engine, error) {
+// are built in every build, but one that requests a GPU needs the gpu
+// build tag. An engine whose profile cannot run it (TensorRT-LLM with
+// Scout on one H100) fails with an error wrapping ErrSkip.
+func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 	switch e.Kind {
 	case config.KindSim:
 		return NewSim(e), nil
 	case config.KindExternal:
 		return NewExternal(e, run.Timeouts.Startup), nil
 	case config.KindContainer:
-		return newContainer(e, run)
+		return newContainer(e, run, defaultOptions(opts))
 	}
 	return nil, fmt.Errorf("engine %q: unknown kind %q (use sim, external or container)", e.Name, e.Kind)
 }

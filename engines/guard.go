@@ -3,6 +3,7 @@ package engines
 import (
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -40,9 +41,9 @@ func guard(h signalHooks, deadline time.Time, cleanup func(why string)) (release
 	ch := make(chan os.Signal, 1)
 	h.notify(ch)
 	var timer <-chan time.Time
+	var t *time.Timer
 	if !deadline.IsZero() {
-		t := time.NewTimer(max(time.Until(deadline)-deadlineMargin, 0))
-		defer func() { _ = t }()
+		t = time.NewTimer(max(time.Until(deadline)-deadlineMargin, 0))
 		timer = t.C
 	}
 	quit := make(chan struct{})
@@ -50,6 +51,9 @@ func guard(h signalHooks, deadline time.Time, cleanup func(why string)) (release
 	go func() {
 		defer close(done)
 		defer h.stop(ch)
+		if t != nil {
+			defer t.Stop()
+		}
 		select {
 		case sig := <-ch:
 			cleanup("signal " + sig.String())
@@ -60,13 +64,11 @@ func guard(h signalHooks, deadline time.Time, cleanup func(why string)) (release
 		case <-quit:
 		}
 	}()
-	var once bool
+	var once sync.Once
 	return func() {
-		if once {
-			return
-		}
-		once = true
-		close(quit)
-		<-done
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
 	}
 }

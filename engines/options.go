@@ -20,8 +20,8 @@ type options struct {
 	gpuMemory func(ctx context.Context) (uint64, string, error)
 	// docker checks the Docker engine: whether it answers and which
 	// runtimes it has.
-	docker func(ctx context.Context) (DockerInfo, error)
-	signals signalHooks
+	docker   func(ctx context.Context) (DockerInfo, error)
+	signals  signalHooks
 	gpuBuild bool
 }
 

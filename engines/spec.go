@@ -138,8 +138,3 @@ func checkExpanded(what, s string) error {
 	}
 	return nil
 }
-
-// endpointFields are the request fields an engine is sent, from its entry.
-func endpointFields(e config.Engine) (ignoreEOS, usage, continuous bool, extra map[string]any) {
-	return e.Request.IgnoreEOS, e.Request.IncludeUsage, e.Request.ContinuousUsage, e.Extra
-}

@@ -1,0 +1,103 @@
+// Command infbench-sim serves the simulated engine (package engines/sim)
+// over HTTP: the OpenAI-compatible streaming API, /health, /metrics and
+// /version. It is what the container path runs in tests without a GPU,
+// built static (CGO_ENABLED=0) into a FROM scratch image.
+//
+//	infbench-sim -addr :8000 -model sim-llama-4-scout -ready-after 5s
+//
+// -ready-after makes it behave like a real engine loading its weights: the
+// port is open at once but /health and generation answer 503 until then.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/infbench/infbench/engines/sim"
+)
+
+// version is reported by GET /version.
+const version = "infbench-sim 1"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "infbench-sim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("infbench-sim", flag.ContinueOnError)
+	addr := fs.String("addr", ":8000", "listen address")
+	model := fs.String("model", "sim", "served model name")
+	maxBatch := fs.Int("max-batch", 256, "sequences in the running batch")
+	maxPrefill := fs.Int("max-prefill", 8192, "prompt tokens prefilled per step")
+	readyAfter := fs.Duration("ready-after", 0, "answer 503 to /health and generation until this long after start")
+	def := sim.DefaultTiming()
+	stepBase := fs.Duration("step-base", def.Base, "fixed cost of a step")
+	perSeq := fs.Duration("per-sequence", def.PerSeq, "cost per decoding sequence in a step")
+	perPrefill := fs.Duration("per-prefill-token", def.PerPrefill, "cost per prompt token prefilled")
+	perContext := fs.Duration("per-context-token", def.PerContext, "cost per context token attended to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	timing := sim.Linear{Base: *stepBase, PerSeq: *perSeq, PerPrefill: *perPrefill, PerContext: *perContext}
+	if err := timing.Validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv := sim.New(sim.Config{Model: *model, MaxBatch: *maxBatch, MaxPrefill: *maxPrefill, Timing: timing})
+	go srv.Run(ctx)
+	ready := time.Now().Add(*readyAfter)
+	hs := &http.Server{Handler: handler(srv, ready), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	fmt.Printf("infbench-sim: serving model %q on %s (ready after %v)\n", *model, ln.Addr(), *readyAfter)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Println("infbench-sim: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// handler adds /version and the loading phase in front of the simulator.
+func handler(srv http.Handler, ready time.Time) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"version": version})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		loading := r.URL.Path == "/health" || strings.HasPrefix(r.URL.Path, "/v1/")
+		if loading && time.Now().Before(ready) {
+			http.Error(w, `{"error": {"message": "model is loading"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	})
+	return mux
+}

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEnginesYAMLProfiles(t *testing.T) {
+	r, err := LoadRun("../testdata/engines.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Profile != "h100" || len(r.Profiles) != 2 {
+		t.Fatalf("profile %q, profiles %v", r.Profile, r.ProfileNames())
+	}
+	e, ok := r.Engine("trtllm")
+	if !ok || e.Container == nil || e.Container.Profiles["h100"].Skip == "" || e.Container.Profiles["h200"].Checkpoint == "" {
+		t.Fatalf("trtllm entry %+v", e)
+	}
+	if err := r.ApplyProfile(func(string) string { return "h200" }); err != nil || r.Profile != "h200" {
+		t.Fatalf("ApplyProfile(h200) = %v, profile %q", err, r.Profile)
+	}
+	err = r.ApplyProfile(func(string) string { return "a100" })
+	if err == nil || !strings.Contains(err.Error(), `INFBENCH_PROFILE="a100"`) || !strings.Contains(err.Error(), "h100, h200") {
+		t.Fatalf("ApplyProfile(a100) = %v", err)
+	}
+}
+
+const containerRun = `api: chat
+concurrency: [1]
+requests: {min: 1}
+timeouts: {stall: 1s, request: 1s, startup: 1s}
+engines:
+  - name: trtllm
+    kind: container
+    model: m
+    extra: {return_token_ids: true}
+    container:
+      image: nvcr.io/nvidia/tensorrt-llm/release:1.2.1
+      port: 8000
+      ready: {path: /health_generate}
+      accepted_fields: [model, messages, stream]
+`
+
+func TestContainerStrict(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"unknown field", strings.Replace(containerRun, "port: 8000", "prot: 8000", 1),
+			`x.yaml:12: engines[0] (trtllm).container: unknown field "prot"`},
+		{"extra not accepted", containerRun, `extra: field "return_token_ids" is not in container.accepted_fields`},
+		{"unpinned image", strings.Replace(strings.Replace(containerRun, ":1.2.1", "", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			"pin a tag"},
+		{"no ready path", strings.Replace(strings.Replace(containerRun, "{path: /health_generate}", "{method: GET}", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			"container.ready.path"},
+		{"container on sim", strings.Replace(containerRun, "kind: container", "kind: sim", 1), "set only for kind container"},
+		{"wrong type", strings.Replace(containerRun, "port: 8000", "port: eight", 1), "engines[0] (trtllm).container.port"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRun("x.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	ok := strings.Replace(containerRun, "    extra: {return_token_ids: true}\n", "", 1)
+	if _, err := ParseRun("x.yaml", []byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,318 @@
+package engines_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/config"
+	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+const fakeToken = "hf_e2e_secret_value"
+
+// dockerClient returns a client for the local Docker engine, or skips.
+func dockerClient(t *testing.T) *testcontainers.DockerClient {
+	t.Helper()
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") // the Ryuk image cannot be pulled; we clean up ourselves
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	raw, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	var info client.SystemInfoResult
+	if err == nil {
+		info, err = raw.Info(ctx, client.InfoOptions{})
+		raw.Close()
+	}
+	if err != nil {
+		t.Skipf("no Docker engine answers (%v): the container path's end-to-end test needs one", err)
+	}
+	// Inside a container, testcontainers reaches published ports through
+	// the default gateway; when the Docker engine runs in this same
+	// machine (its name is our hostname) they are on localhost. This must
+	// be set before testcontainers reads its configuration (once).
+	if host, _ := os.Hostname(); os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" && info.Info.Name == host {
+		t.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
+	}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Skipf("testcontainers cannot use the Docker engine: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// buildSimImage builds cmd/infbench-sim static into a FROM scratch image
+// (testdata/Dockerfile.sim) and returns its tag; nothing is pulled.
+func buildSimImage(t *testing.T, cli *testcontainers.DockerClient) string {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(dir, "infbench-sim"), "../cmd/infbench-sim")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building infbench-sim: %v\n%s", err, out)
+	}
+	dockerfile, err := os.ReadFile("testdata/Dockerfile.sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(filepath.Join(dir, "infbench-sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctxTar bytes.Buffer
+	tw := tar.NewWriter(&ctxTar)
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode int64
+	}{{"Dockerfile", dockerfile, 0o644}, {"infbench-sim", bin, 0o755}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tag := "infbench-sim:e2e-" + randHex(4)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	res, err := cli.ImageBuild(ctx, &ctxTar, client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
+	if err != nil {
+		t.Fatalf("docker build: %v", err)
+	}
+	out, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if bytes.Contains(out, []byte(`"error"`)) {
+		t.Fatalf("docker build: %s", out)
+	}
+	t.Cleanup(func() {
+		_, _ = cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
+	return tag
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// simEngine is the simulator image as a container engine entry: the same
+// path as vLLM's (1-token POST readiness, /version, labels, log file,
+// passed-through HF_TOKEN), minus the GPU request.
+func simEngine(name, image string, args ...string) config.Engine {
+	return config.Engine{Name: name, Kind: config.KindContainer, Model: "sim-e2e",
+		Request: config.RequestFields{IgnoreEOS: true, IncludeUsage: true},
+		Container: &config.ContainerSpec{Image: image, Args: append([]string{"-model", "{model}"}, args...), Port: 8000,
+			Ready:   config.Probe{Method: "POST", Path: "/v1/completions", Body: `{"model": "{model}", "prompt": "hi", "max_tokens": 1}`},
+			Version: []string{"/version"}, Metrics: "/metrics", Startup: 60 * time.Second, IPC: "", ShmGB: 0.1,
+			PassEnv: []string{"HF_TOKEN"}}}
+}
+
+// leftovers lists containers carrying the engine's label, running or not.
+func leftovers(t *testing.T, cli *testcontainers.DockerClient, name string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f := client.Filters{}.Add("label", engines.LabelManaged+"=true", engines.LabelEngine+"="+name)
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range list.Items {
+		ids = append(ids, c.ID[:12]+" "+string(c.State))
+	}
+	return ids
+}
+
+func waitRunning(t *testing.T, cli *testcontainers.DockerClient, name string) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, c := range leftovers(t, cli, name) {
+			if strings.HasSuffix(c, "running") {
+				return
+			}
+		}
+	}
+	t.Fatal("the container never ran")
+}
+
+func getenv(k string) string {
+	if k == "HF_TOKEN" {
+		return fakeToken
+	}
+	return os.Getenv(k)
+}
+
+// TestDockerEndToEnd starts the simulator image through the container
+// path, runs one benchmark cell on it, stops it, and checks that no
+// container is left; then interrupts starts by context and by SIGINT, and
+// makes one fail, checking the log tail and the clean-up each time.
+func TestDockerEndToEnd(t *testing.T) {
+	cli := dockerClient(t)
+	image := buildSimImage(t, cli)
+	run := &config.Run{Timeouts: config.Timeouts{Startup: time.Minute}}
+	id := randHex(3)
+
+	t.Run("cell", func(t *testing.T) {
+		name := "e2e-" + id
+		logDir := t.TempDir()
+		eng, err := engines.New(simEngine(name, image, "-ready-after", "1s"), run, engines.WithLogDir(logDir), engines.WithGetenv(getenv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := eng.Start(t.Context())
+		defer func() {
+			if err := eng.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+			if left := leftovers(t, cli, name); len(left) > 0 {
+				t.Errorf("containers left behind: %v", left)
+			}
+		}()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := map[string]string{}
+		for _, l := range ep.Info {
+			info[l.Key] = l.Value
+			if strings.Contains(l.Value, fakeToken) {
+				t.Errorf("config line %s shows the token", l.Key)
+			}
+		}
+		if info["engine-"+name+"-version"] != "infbench-sim 1" || !strings.HasPrefix(info["engine-"+name+"-image-digest"], "sha256:") ||
+			info["engine-"+name+"-image"] != image || info["engine-"+name+"-model"] != "sim-e2e" {
+			t.Errorf("info lines %v", info)
+		}
+		if ep.Model != "sim-e2e" || !strings.HasSuffix(ep.MetricsURL, "/metrics") {
+			t.Errorf("endpoint %+v", ep)
+		}
+		cl, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: loadgen.Chat,
+			IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage}, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		cell := infbench.Cell{Engine: name, Concurrency: 4, Category: "e2e", Prompts: []string{"What color is the sky?"},
+			MaxTokens: 8, Requests: 8, Warmup: 2}
+		_, sum, err := infbench.RunCell(t.Context(), cl, cell, infbench.NewSalter(1), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Completed != 8 || sum.Failed != 0 || sum.OutputTokens != 64 {
+			t.Errorf("cell: %d completed, %d failed, %d output tokens; want 8, 0, 64", sum.Completed, sum.Failed, sum.OutputTokens)
+		}
+		if err := eng.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		log, _ := os.ReadFile(filepath.Join(logDir, "engine-"+name+".log"))
+		if !strings.Contains(string(log), `serving model "sim-e2e"`) {
+			t.Errorf("container log lacks the server's first line:\n%s", log)
+		}
+	})
+
+	t.Run("cancel mid-wait", func(t *testing.T) {
+		name := "e2e-cancel-" + id
+		eng, err := engines.New(simEngine(name, image, "-ready-after", "1h"), run, engines.WithLogDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { _, err := eng.Start(ctx); errc <- err }()
+		waitRunning(t, cli, name)
+		cancel()
+		select {
+		case err = <-errc:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Start did not return after cancel")
+		}
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Errorf("Start after cancel = %v, want interrupted", err)
+		}
+		if left := leftovers(t, cli, name); len(left) > 0 {
+			t.Errorf("containers left behind: %v", left)
+		}
+		_ = eng.Stop(context.Background())
+	})
+
+	t.Run("SIGINT mid-wait", func(t *testing.T) {
+		name := "e2e-sigint-" + id
+		sigs := make(chan os.Signal, 1)
+		var mu sync.Mutex
+		var raised []os.Signal
+		eng, err := engines.New(simEngine(name, image, "-ready-after", "1h"), run, engines.WithLogDir(t.TempDir()),
+			engines.WithSignals(sigs, func(s os.Signal) { mu.Lock(); raised = append(raised, s); mu.Unlock() }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { _, err := eng.Start(t.Context()); errc <- err }()
+		waitRunning(t, cli, name)
+		sigs <- syscall.SIGINT
+		select {
+		case err = <-errc:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Start did not return after SIGINT")
+		}
+		if err == nil {
+			t.Error("Start succeeded after SIGINT")
+		}
+		_ = eng.Stop(context.Background()) // waits for the guard to finish
+		mu.Lock()
+		if len(raised) != 1 || raised[0] != syscall.SIGINT {
+			t.Errorf("re-raised %v, want [interrupt]", raised)
+		}
+		mu.Unlock()
+		if left := leftovers(t, cli, name); len(left) > 0 {
+			t.Errorf("containers left behind: %v", left)
+		}
+	})
+
+	t.Run("failure carries the log tail", func(t *testing.T) {
+		name := "e2e-fail-" + id
+		eng, err := engines.New(simEngine(name, image, "-no-such-flag"), run, engines.WithLogDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		_, err = eng.Start(t.Context())
+		_ = eng.Stop(context.Background())
+		if err == nil {
+			t.Fatal("Start succeeded with a bad flag")
+		}
+		if !strings.Contains(err.Error(), "flag provided but not defined: -no-such-flag") || !strings.Contains(err.Error(), "last ") {
+			t.Errorf("error lacks the log tail:\n%v", err)
+		}
+		if d := time.Since(began); d > 30*time.Second {
+			t.Errorf("an exited container took %v to fail (should not wait for the deadline)", d)
+		}
+		if left := leftovers(t, cli, name); len(left) > 0 {
+			t.Errorf("containers left behind: %v", left)
+		}
+		var skip error = engines.ErrSkip
+		if errors.Is(err, skip) {
+			t.Error("a failure is not a skip")
+		}
+	})
+}

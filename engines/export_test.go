@@ -1,0 +1,37 @@
+package engines
+
+import (
+	"context"
+	"os"
+)
+
+// Test-only options, for the external test package.
+
+// WithGetenv replaces os.Getenv for HF_TOKEN, HF_HOME and HOME.
+func WithGetenv(getenv func(string) string) Option { return func(o *options) { o.getenv = getenv } }
+
+// WithSignals replaces signal delivery: signals sent on sigs reach the
+// guard, and raise receives the signal it re-raises.
+func WithSignals(sigs <-chan os.Signal, raise func(os.Signal)) Option {
+	return func(o *options) {
+		stop := make(chan struct{})
+		o.signals = signalHooks{
+			notify: func(ch chan<- os.Signal) {
+				go func() {
+					select {
+					case s := <-sigs:
+						ch <- s
+					case <-stop:
+					}
+				}()
+			},
+			stop:  func(chan<- os.Signal) {},
+			raise: raise,
+		}
+	}
+}
+
+// WithGPUMemory replaces NVML.
+func WithGPUMemory(f func(context.Context) (uint64, string, error)) Option {
+	return func(o *options) { o.gpuMemory = f }
+}

@@ -1,0 +1,156 @@
+package engines
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench/loadgen"
+)
+
+// eventGap is the pause the replay server makes before each event.
+const eventGap = 40 * time.Millisecond
+
+// splitEvents cuts a transcript after each blank line, keeping its bytes
+// exactly (TensorRT-LLM's "data: {...} \n\n" included).
+func splitEvents(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		i := bytes.Index(b, []byte("\n\n"))
+		if i < 0 {
+			return append(out, b)
+		}
+		out = append(out, b[:i+2])
+		b = b[i+2:]
+	}
+	return out
+}
+
+// firstContent is the index of the first event whose delta or text carries
+// text, found by decoding (independently of loadgen's parser).
+func firstContent(t *testing.T, events [][]byte) int {
+	for i, ev := range events {
+		data := strings.TrimSpace(strings.TrimPrefix(string(ev), "data:"))
+		var c struct {
+			Choices []struct {
+				Text  string `json:"text"`
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal([]byte(data), &c) == nil && len(c.Choices) > 0 && c.Choices[0].Text+c.Choices[0].Delta.Content != "" {
+			return i
+		}
+	}
+	t.Fatal("no content event")
+	return -1
+}
+
+// TestTranscripts replays each engine's recorded stream through
+// loadgen.Client, with the request fields the engine's entry in
+// engines.yaml sends.
+func TestTranscripts(t *testing.T) {
+	run := loadRun(t, "h200")
+	cases := []struct {
+		file, engine string
+		api          loadgen.API
+	}{
+		{"vllm-chat.sse", "vllm", loadgen.Chat},
+		{"vllm-chat-continuous-usage.sse", "vllm", loadgen.Chat},
+		{"vllm-completions.sse", "vllm", loadgen.Completions},
+		{"sglang-chat.sse", "sglang", loadgen.Chat},
+		{"sglang-completions.sse", "sglang", loadgen.Completions},
+		{"trtllm-chat.sse", "trtllm", loadgen.Chat},
+		{"trtllm-completions.sse", "trtllm", loadgen.Completions},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile("../testdata/transcripts/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := splitEvents(data)
+			first := firstContent(t, events)
+			bodies := make(chan []byte, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := readAll(r)
+				bodies <- b
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				for _, ev := range events {
+					time.Sleep(eventGap)
+					_, _ = w.Write(ev)
+					w.(http.Flusher).Flush()
+				}
+			}))
+			defer srv.Close()
+			e, _ := run.Engine(tc.engine)
+			s, err := ResolveSpec(e, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ep := requestEndpoint(e, s, srv.URL)
+			cl, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: tc.api, IgnoreEOS: ep.IgnoreEOS,
+				IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage && strings.Contains(tc.file, "continuous"), Extra: ep.Extra}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			rec := cl.Do(t.Context(), loadgen.Request{Prompt: "What color is the sky?", MaxTokens: 5}, time.Now())
+			if !rec.OK() {
+				t.Fatalf("request failed: %s: %s", rec.ErrorKind, rec.Error)
+			}
+			if rec.OutputTokens != 5 || rec.TokenSource != loadgen.TokensFromUsage || len(rec.Events) != 5 {
+				t.Errorf("output tokens %d from %s, %d content events; want 5 from usage, 5 events", rec.OutputTokens, rec.TokenSource, len(rec.Events))
+			}
+			// TTFT is the (first+1)-th event's arrival: first events arrive
+			// one gap apart, so it lies in [(first+1)·gap, (first+2)·gap).
+			lo := time.Duration(first+1) * eventGap
+			if rec.TTFT < lo || rec.TTFT >= lo+eventGap {
+				t.Errorf("TTFT %v, want the first content event (#%d) at [%v, %v)", rec.TTFT, first, lo, lo+eventGap)
+			}
+			if tc.engine == "trtllm" {
+				checkAccepted(t, <-bodies, s.Accepted)
+			}
+		})
+	}
+}
+
+// checkAccepted asserts a request body has only fields TensorRT-LLM
+// accepts (its pydantic models forbid extras: HTTP 400).
+func checkAccepted(t *testing.T, body []byte, accepted []string) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(accepted) == 0 {
+		t.Fatal("trtllm has no accepted_fields in engines.yaml")
+	}
+	for k := range m {
+		if !slices.Contains(accepted, k) {
+			t.Errorf("request field %q is sent to TensorRT-LLM, which rejects it", k)
+		}
+	}
+	if so, _ := m["stream_options"].(map[string]any); so["include_usage"] != true || len(so) != 1 {
+		t.Errorf("stream_options %v, want only include_usage", so)
+	}
+	if m["ignore_eos"] != true {
+		t.Errorf("ignore_eos not sent")
+	}
+}
+
+func readAll(r *http.Request) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(r.Body)
+	return b.Bytes(), err
+}
