@@ -2,15 +2,19 @@ package infbench_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/infbench/infbench"
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/gpumem"
 	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/resultsdir"
 )
 
 const (
@@ -30,9 +34,14 @@ func TestMain(m *testing.M) {
 		_ = flag.Set("test.benchtime", "1x")
 	}
 	if b := flag.Lookup("test.bench"); b != nil && b.Value.String() != "" {
+		// One seed for the whole process: the configuration lines printed
+		// here and BenchmarkServe's Load must agree on it.
+		if os.Getenv(infbench.EnvSeed) == "" {
+			_ = os.Setenv(infbench.EnvSeed, fmt.Sprintf("%x", infbench.RandomSeed()))
+		}
 		s, err := infbench.Load(runFile, promptsFile, os.Getenv)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "infbench:", err)
+			fmt.Fprintln(os.Stderr, "[infbench]", err)
 			os.Exit(2)
 		}
 		for _, l := range s.ConfigLines() {
@@ -55,22 +64,31 @@ func BenchmarkServe(b *testing.B) {
 	if len(list) == 0 {
 		b.Skipf("no engine of this build in %s (container engines need -tags=gpu; INFBENCH_TARGET benchmarks a running server)", runFile)
 	}
+	rw := openResults(b, s, list)
+	gpu := benchTelemetry(b, engines.GPUBuild, rw)
 	for _, e := range list {
 		b.Run("engine="+e.Name, func(b *testing.B) {
-			benchEngine(b, s, e, salts)
+			benchEngine(b, s, e, salts, rw, gpu)
 		})
 	}
 }
 
-func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infbench.Salter) {
+func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
 	ctx := b.Context()
-	eng, err := engines.New(e, s.Run)
+	eng, err := engines.New(e, s.Run,
+		engines.WithLogDir(rw.Dir()),
+		engines.WithDeadline(testDeadline()),
+		engines.WithWorkload(s.Workload()))
+	if errors.Is(err, engines.ErrSkip) {
+		b.Skip(err)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
+	engineTelemetry(b, gpu, rw.Dir(), e.Name) // baseline before the engine starts
 	startCtx, cancel := context.WithTimeout(ctx, s.Run.Timeouts.Startup)
 	defer cancel()
-	fmt.Fprintf(os.Stderr, "infbench: starting engine %s\n", e.Name)
+	fmt.Fprintf(os.Stderr, "[infbench] starting engine %s\n", e.Name)
 	ep, err := eng.Start(startCtx)
 	b.Cleanup(func() {
 		if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
@@ -83,20 +101,40 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 	for _, l := range ep.Info {
 		fmt.Printf("%s: %s\n", l.Key, l.Value)
 	}
+	recordEngine(b, rw, e, ep)
 	for _, conc := range s.Run.Concurrency {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			for _, cat := range s.Categories() {
 				b.Run("prompt="+cat, func(b *testing.B) {
-					benchCell(b, s, ep, s.Cell(e.Name, conc, cat), salts)
+					benchCell(b, s, ep, s.Cell(e.Name, conc, cat), salts, rw, gpu)
 				})
 			}
 		})
 	}
 }
 
+// testStart approximates when the test binary's -timeout alarm started
+// (m.Run starts it, after this is set): set once, never changed.
+var testStart = time.Now()
+
+// testDeadline is when -timeout kills the binary without running any
+// cleanup, or zero with -timeout 0; container engines are terminated
+// shortly before it.
+func testDeadline() time.Time {
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return time.Time{}
+	}
+	d, ok := f.Value.(flag.Getter).Get().(time.Duration)
+	if !ok || d <= 0 {
+		return time.Time{}
+	}
+	return testStart.Add(d)
+}
+
 // benchCell runs the cell b.N times (once by default) and reports the
 // summary of all measured requests.
-func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infbench.Cell, salts *infbench.Salter) {
+func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infbench.Cell, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
 	client, err := loadgen.NewClient(loadgen.Target{
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
 		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
@@ -107,16 +145,32 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 	}
 	defer client.Close()
 	var all []loadgen.Record
+	stopGPU := cellTelemetry(b.Context(), gpu)
 	for i := 0; i < b.N; i++ {
-		recs, _, err := infbench.RunCell(b.Context(), client, cell, salts, nil, os.Stderr)
+		recs, err := runRecorded(b, rw, client, cell, salts)
 		all = append(all, recs...)
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
+	gpuMetrics := stopGPU(outputTokens(all))
 	sum := loadgen.Summarize(all, cell.SLO)
 	b.ReportMetric(0, "ns/op")
 	for _, m := range sum.Metrics() {
 		b.ReportMetric(m.Value, m.Unit)
 	}
+	for _, m := range gpuMetrics {
+		b.ReportMetric(m.Value, m.Unit)
+	}
+}
+
+// outputTokens sums the output tokens of the completed measured requests.
+func outputTokens(recs []loadgen.Record) int {
+	n := 0
+	for i := range recs {
+		if !recs[i].Warmup && recs[i].OK() {
+			n += recs[i].OutputTokens
+		}
+	}
+	return n
 }

@@ -69,7 +69,7 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 				case <-stop:
 					return
 				case <-t.C:
-					fmt.Fprintf(progress, "infbench: %s: %d/%d requests done (%d failed), %s\n",
+					fmt.Fprintf(progress, "[infbench] %s: %d/%d requests done (%d failed), %s\n",
 						c.Name(), done.Load(), total, failed.Load(), time.Since(start).Round(time.Second))
 				}
 			}
@@ -89,11 +89,11 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	close(stop)
 	sum := loadgen.Summarize(records, c.SLO)
 	if progress != nil {
-		fmt.Fprintf(progress, "infbench: %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
+		fmt.Fprintf(progress, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
 			c.Name(), sum.Requests, c.Warmup, time.Since(start).Round(time.Millisecond), sum.OutputTokPerSec,
 			time.Duration(sum.TTFT.P50).Round(time.Microsecond), sum.Failed)
 		for _, f := range sum.Flags {
-			fmt.Fprintf(progress, "infbench: %s: flag: %s\n", c.Name(), f)
+			fmt.Fprintf(progress, "[infbench] %s: flag: %s\n", c.Name(), f)
 		}
 	}
 	if err != nil {

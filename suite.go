@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/infbench/infbench/config"
@@ -18,6 +20,17 @@ type Suite struct {
 	Prompts *config.Prompts
 	API     loadgen.API
 	Seed    uint64
+}
+
+// EnvSeed overrides the prompt-salt seed (hexadecimal), e.g. to rerun
+// with a seed printed in an earlier results file.
+const EnvSeed = "INFBENCH_SEED"
+
+// RandomSeed returns a random non-zero seed of 12 hex digits.
+func RandomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])>>16 | 1
 }
 
 // Load reads engines.yaml and prompts.yaml and applies the INFBENCH_*
@@ -48,10 +61,13 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 		return nil, err
 	}
 	seed := uint64(run.Seed)
+	if v := getenv(EnvSeed); v != "" {
+		if seed, err = strconv.ParseUint(v, 16, 64); err != nil || seed == 0 {
+			return nil, fmt.Errorf("%s=%q: want a non-zero hexadecimal number", EnvSeed, v)
+		}
+	}
 	if seed == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:]) >> 16 // 12 hex digits
+		seed = RandomSeed()
 	}
 	return &Suite{Run: run, Prompts: prompts, API: api, Seed: seed}, nil
 }
@@ -99,6 +115,21 @@ func (s *Suite) Cell(engine string, conc int, category string) Cell {
 		c.Prompts = append(c.Prompts, s.Prompts.Text(p))
 	}
 	return c
+}
+
+// Workload is what the run asks of an engine, for its fit check: the
+// highest concurrency level, and the longest sequence (salt, prompt and
+// output; prompt tokens estimated at 4 bytes each, plus a chat template's
+// few tokens).
+func (s *Suite) Workload() engines.Workload {
+	w := engines.Workload{Concurrency: slices.Max(s.Run.Concurrency)}
+	for _, c := range s.Categories() {
+		cell := s.Cell("", 1, c)
+		for _, p := range cell.Prompts {
+			w.TokensPerSeq = max(w.TokensPerSeq, (len(p)+3)/4+32+cell.MaxTokens)
+		}
+	}
+	return w
 }
 
 // ConfigLines are the benchfmt configuration lines describing the run.

@@ -92,7 +92,7 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 		}
 		info = append(info, Line{Key: c.key("fit"), Value: fit.Summary()})
 		if w := fit.Warning(); w != "" {
-			fmt.Fprintf(os.Stderr, "infbench: engine %s: warning: %s\n", s.Name, w)
+			fmt.Fprintf(os.Stderr, "[infbench] engine %s: warning: %s\n", s.Name, w)
 			info = append(info, Line{Key: c.key("fit-warning"), Value: w})
 		}
 	}
@@ -108,7 +108,7 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 	if n, lerr := removeLeftovers(startCtx, s.Name); lerr != nil {
 		return Endpoint{}, fmt.Errorf("engine %q: %w", s.Name, lerr)
 	} else if n > 0 {
-		fmt.Fprintf(os.Stderr, "infbench: engine %s: removed %d container(s) left by an earlier run\n", s.Name, n)
+		fmt.Fprintf(os.Stderr, "[infbench] engine %s: removed %d container(s) left by an earlier run\n", s.Name, n)
 	}
 	logs, err := c.openLog()
 	if err != nil {
@@ -136,7 +136,7 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 	c.release = guard(c.o.signals, c.o.deadline, c.interrupt)
 	c.mu.Unlock()
 
-	fmt.Fprintf(os.Stderr, "infbench: engine %s: starting %s (log: %s; start-up can take %v)\n", s.Name, s.Image, logs.path, s.Startup)
+	fmt.Fprintf(os.Stderr, "[infbench] engine %s: starting %s (log: %s; start-up can take %v)\n", s.Name, s.Image, logs.path, s.Startup)
 	began := time.Now()
 	ctr, err := testcontainers.Run(startCtx, s.Image, opts...)
 	if ctr != nil {
@@ -155,7 +155,7 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 		return Endpoint{}, err
 	}
 	ep.Info = append(ep.Info, info...)
-	fmt.Fprintf(os.Stderr, "infbench: engine %s: ready at %s after %s\n", s.Name, ep.BaseURL, time.Since(began).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "[infbench] engine %s: ready at %s after %s\n", s.Name, ep.BaseURL, time.Since(began).Round(time.Second))
 	return ep, nil
 }
 
@@ -198,7 +198,7 @@ func (c *Container) Stop(context.Context) error {
 // interrupt is the guard's cleanup: stop a start in progress and
 // terminate the container.
 func (c *Container) interrupt(why string) {
-	fmt.Fprintf(os.Stderr, "infbench: engine %s: %s: terminating its container\n", c.spec.Name, why)
+	fmt.Fprintf(os.Stderr, "[infbench] engine %s: %s: terminating its container\n", c.spec.Name, why)
 	c.mu.Lock()
 	cancel, done := c.cancelStart, c.startDone
 	c.mu.Unlock()
@@ -252,7 +252,7 @@ func (c *Container) openLog() (*logSink, error) {
 	dir := c.o.logDir
 	if dir == "" {
 		dir = os.TempDir()
-		fmt.Fprintf(os.Stderr, "infbench: engine %s: no results folder given: container log goes to %s\n", c.spec.Name, dir)
+		fmt.Fprintf(os.Stderr, "[infbench] engine %s: no results folder given: container log goes to %s\n", c.spec.Name, dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("engine %q: creating the log directory: %w", c.spec.Name, err)
@@ -279,13 +279,13 @@ func (c *Container) follow(ctx context.Context, id string, logs *logSink) {
 		defer close(done)
 		cli, err := testcontainers.NewDockerClientWithOpts(fctx)
 		if err != nil {
-			fmt.Fprintf(logs, "infbench: cannot follow the container log: %v\n", err)
+			fmt.Fprintf(logs, "[infbench] cannot follow the container log: %v\n", err)
 			return
 		}
 		defer cli.Close()
 		rc, err := cli.ContainerLogs(fctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
 		if err != nil {
-			fmt.Fprintf(logs, "infbench: cannot follow the container log: %v\n", err)
+			fmt.Fprintf(logs, "[infbench] cannot follow the container log: %v\n", err)
 			return
 		}
 		defer rc.Close()

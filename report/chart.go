@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -21,20 +23,24 @@ const (
 	chartH = 4.2 * vg.Inch
 )
 
-// Formats the charts are written in.
-var chartFormats = [...]string{"png", "svg"}
+// sans is the charts' typeface, at size points: Liberation Sans, which
+// gonum/plot embeds, reads better on screens than its default serif.
+func sans(size vg.Length) font.Font {
+	return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size}
+}
 
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = 14
+	p.Title.TextStyle.Font = sans(14)
 	p.Title.Padding = vg.Points(6)
 	p.X.Label.Text, p.Y.Label.Text = x, y
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font.Size = 12
-		a.Tick.Label.Font.Size = 11
+		a.Label.TextStyle.Font = sans(12)
+		a.Tick.Label.Font = sans(11)
+		a.Tick.Marker = niceTicks{}
 	}
-	p.Legend.TextStyle.Font.Size = 11
+	p.Legend.TextStyle.Font = sans(11)
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), vg.Points(-4)
 	p.Add(plotter.NewGrid())
@@ -73,14 +79,14 @@ func fromZero(p *plot.Plot) {
 // series is one line: points in x order, NaN-free.
 type series struct {
 	name   string
-	color  any // color.Color
+	color  color.Color
 	dashed bool
 	xys    plotter.XYs
 	labels []string // per point, or nil
 }
 
 // addSeries draws s as a line with point markers and a legend entry.
-func addSeries(p *plot.Plot, s series, style lineStyle) error {
+func addSeries(p *plot.Plot, s series) error {
 	if len(s.xys) == 0 {
 		return nil
 	}
@@ -88,9 +94,9 @@ func addSeries(p *plot.Plot, s series, style lineStyle) error {
 	if err != nil {
 		return fmt.Errorf("series %s: %w", s.name, err)
 	}
-	l.Color, sc.Color = style.color, style.color
+	l.Color, sc.Color = s.color, s.color
 	l.Width = vg.Points(2)
-	if style.dashed {
+	if s.dashed {
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		sc.Shape = draw.BoxGlyph{}
 		sc.Radius = vg.Points(2.5)
@@ -106,8 +112,8 @@ func addSeries(p *plot.Plot, s series, style lineStyle) error {
 			return fmt.Errorf("labels of %s: %w", s.name, err)
 		}
 		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font.Size = 10
-			lb.TextStyle[i].Color = style.color
+			lb.TextStyle[i].Font = sans(10)
+			lb.TextStyle[i].Color = s.color
 		}
 		lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(3)}
 		p.Add(lb)
@@ -118,7 +124,7 @@ func addSeries(p *plot.Plot, s series, style lineStyle) error {
 // save writes p as dir/base.png and dir/base.svg and returns the PNG's
 // file name.
 func save(p *plot.Plot, dir, base string) (string, error) {
-	for _, f := range chartFormats {
+	for _, f := range [...]string{"png", "svg"} {
 		path := filepath.Join(dir, base+"."+f)
 		wt, err := p.WriterTo(chartW, chartH, f)
 		if err != nil {
@@ -148,4 +154,33 @@ func fileSafe(s string) string {
 		}
 	}
 	return string(slices.Clip(b))
+}
+
+// niceTicks puts about five labelled ticks at multiples of 1, 2 or 5 × 10^k,
+// labelled without trailing zeros (gonum's default can print "250.00").
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
+	}
+	raw := (hi - lo) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{2, 5, 10} {
+		if step >= raw {
+			break
+		}
+		step = m * mag
+	}
+	var ts []plot.Tick
+	for k := math.Ceil(lo / step); k*step <= hi+step*1e-9; k++ {
+		v := k * step
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 10, 64)})
+		if minor := v + step/2; minor < hi {
+			ts = append(ts, plot.Tick{Value: minor})
+		}
+	}
+	return ts
 }

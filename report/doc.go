@@ -1,4 +1,4 @@
-// Package report turns a results folder (package results) into what people
+// Package report turns a results folder (package resultsdir) into what people
 // read: charts rendered with gonum.org/v1/plot, as PNG and SVG, and a
 // Markdown report, report.md, with the run's context, one table per prompt
 // category with the engines side by side, every flag spelled out, and the

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/infbench/infbench/loadgen"
-	"github.com/infbench/infbench/results"
+	"github.com/infbench/infbench/resultsdir"
 )
 
 // Category is one prompt category of a run: its engines side by side at
@@ -50,11 +50,11 @@ func (c *Category) At(engine string, conc int) *Point { return c.cells[engineCon
 // Categories groups the cell summaries by prompt category, in order of
 // first appearance. engines gives the engine order (run.json's); engines
 // it does not list follow in order of appearance.
-func Categories(sums []results.CellSummary, engines []string) []*Category {
+func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 	var cats []*Category
 	byPrompt := map[string]*Category{}
-	reps := map[results.Key][]results.CellSummary{}
-	var keys []results.Key // one per engine, conc, prompt (Rep 0)
+	reps := map[resultsdir.Key][]resultsdir.CellSummary{}
+	var keys []resultsdir.Key // one per engine, conc, prompt (Rep 0)
 	for _, s := range sums {
 		c := byPrompt[s.Prompt]
 		if c == nil {
@@ -83,13 +83,13 @@ func Categories(sums []results.CellSummary, engines []string) []*Category {
 		slices.Sort(c.Concs)
 		// Keep only engines that ran in this category, in palette order.
 		c.Engines = slices.DeleteFunc(c.Engines, func(e string) bool {
-			return !slices.ContainsFunc(keys, func(k results.Key) bool { return k.Prompt == c.Prompt && k.Engine == e })
+			return !slices.ContainsFunc(keys, func(k resultsdir.Key) bool { return k.Prompt == c.Prompt && k.Engine == e })
 		})
 	}
 	return cats
 }
 
-func newPoint(k results.Key, reps []results.CellSummary) *Point {
+func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
 	p := &Point{Engine: k.Engine, Conc: k.Conc, Reps: len(reps)}
 	med := func(f func(s *loadgen.Summary) (float64, bool)) float64 {
 		var xs []float64

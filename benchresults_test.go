@@ -1,0 +1,155 @@
+package infbench_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/config"
+	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/report"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// openResults creates the run's results folder (INFBENCH_RESULTS, else
+// results/<UTC time>), prints its path to stderr, and, when the matrix is
+// done, closes it and renders the charts and report.md from what it holds.
+func openResults(b *testing.B, s *infbench.Suite, list []config.Engine) *resultsdir.Writer {
+	now := time.Now()
+	run := resultsdir.Run{
+		Start:     now,
+		SLO:       loadgen.SLO{TTFT: s.Run.SLO.TTFT, TPOT: s.Run.SLO.TPOT, E2E: s.Run.SLO.E2E},
+		RunConfig: s.Run,
+	}
+	run.FillHost(b.Context())
+	for _, l := range s.ConfigLines() {
+		run.Config = append(run.Config, resultsdir.Line{Key: l.Key, Value: l.Value})
+	}
+	for _, e := range list {
+		run.Engines = append(run.Engines, resultsdir.Engine{Name: e.Name, Kind: e.Kind, Model: e.Model})
+	}
+	run.Model = models(run.Engines)
+	dir := resultsdir.Dir(os.Getenv, now)
+	w, err := resultsdir.Create(dir, run)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "[infbench] results in %s\n", dir)
+	b.Cleanup(func() {
+		if err := w.Close(); err != nil {
+			b.Error(err)
+		}
+		if w.Cells() == 0 {
+			return
+		}
+		// b.Context is done by now; rendering takes a second or two.
+		if err := report.Render(context.WithoutCancel(b.Context()), dir, report.WithLog(os.Stderr)); err != nil {
+			b.Errorf("rendering the report: %v", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "[infbench] report in %s\n", filepath.Join(dir, report.ReportFile))
+	})
+	return w
+}
+
+// recordEngine adds a started engine's endpoint (its served model and
+// Info lines) to run.json.
+func recordEngine(b *testing.B, w *resultsdir.Writer, e config.Engine, ep engines.Endpoint) {
+	info := make([]resultsdir.Line, len(ep.Info))
+	for i, l := range ep.Info {
+		info[i] = resultsdir.Line{Key: l.Key, Value: l.Value}
+	}
+	model := ep.Model
+	if model == "" {
+		model = e.Model
+	}
+	if err := w.UpdateRun(func(r *resultsdir.Run) {
+		i := slices.IndexFunc(r.Engines, func(x resultsdir.Engine) bool { return x.Name == e.Name })
+		if i < 0 {
+			r.Engines = append(r.Engines, resultsdir.Engine{Name: e.Name, Kind: e.Kind})
+			i = len(r.Engines) - 1
+		}
+		r.Engines[i].Model, r.Engines[i].Info = model, info
+		r.Model = models(r.Engines)
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// runRecorded runs a cell with infbench.RunCell, appending each request
+// to requests.jsonl as it completes and the cell's summary to
+// summary.json when it ends, stopped or not.
+func runRecorded(b *testing.B, w *resultsdir.Writer, d loadgen.Doer, cell infbench.Cell, salts *infbench.Salter) ([]loadgen.Record, error) {
+	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Prompt: cell.Category,
+		Rep: w.NextRep(cell.Name())}
+	progress := io.Writer(os.Stderr)
+	var held heldLines
+	if stderrInStdout() {
+		progress = &held
+	}
+	recs, sum, err := infbench.RunCell(b.Context(), d, cell, salts, w.Sink(key), progress)
+	for _, l := range held.take() {
+		b.Log(l)
+	}
+	if werr := w.AddSummary(key, sum); werr != nil {
+		b.Fatal(werr)
+	}
+	return recs, err
+}
+
+// stderrInStdout reports whether stderr and stdout are one file, as when
+// go test runs the test binary (it merges the two). A progress line
+// written then while a leaf runs lands inside its benchmark line (for
+// -count > 1 the name is printed before the run) and benchstat cannot
+// parse it; such lines are held and logged with b.Log after the cell,
+// which prints them after the result line. Run the test binary itself
+// (go test -c) to see progress live.
+func stderrInStdout() bool {
+	o, err := os.Stdout.Stat()
+	if err != nil {
+		return false
+	}
+	e, err := os.Stderr.Stat()
+	return err == nil && os.SameFile(o, e)
+}
+
+// heldLines keeps progress lines until the cell ends.
+type heldLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *heldLines) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (h *heldLines) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := h.lines
+	h.lines = nil
+	return l
+}
+
+// models is the engines' served models, joined.
+func models(es []resultsdir.Engine) string {
+	var ms []string
+	for _, e := range es {
+		if e.Model != "" && !slices.Contains(ms, e.Model) {
+			ms = append(ms, e.Model)
+		}
+	}
+	return strings.Join(ms, ", ")
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// measure runs one small cell against the simulator into a new results
+// folder, as BenchmarkServe does.
+func measure(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", API: loadgen.Chat, IgnoreEOS: true, IncludeUsage: true}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	cell := infbench.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 4, Requests: 6, Warmup: 2}
+	key := resultsdir.Key{Cell: cell.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
+	_, sum, err := infbench.RunCell(t.Context(), client, cell, infbench.NewSalter(1), w.Sink(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddSummary(key, sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestReport(t *testing.T) {
+	dir := measure(t)
+	img := filepath.Join(t.TempDir(), "docs", "img")
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"report", "-img", img, dir}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v; stderr: %s", err, stderr.String())
+	}
+	if got, want := strings.TrimSpace(stdout.String()), filepath.Join(dir, "report.md"); got != want {
+		t.Errorf("stdout %q, want the report's path %q", got, want)
+	}
+	for _, f := range []string{filepath.Join(dir, "report.md"), filepath.Join(dir, "throughput-short.svg"), filepath.Join(img, "tradeoff-short.png")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"plot"}, {"report"}, {"report", "a", "b"}} {
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), args, &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut.String(), "usage: infbench report") {
+			t.Errorf("args %q: err %v, stderr %q; want usage", args, err, errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"report", filepath.Join(t.TempDir(), "missing")}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "run.json") {
+		t.Errorf("missing folder: err %v, want one naming run.json", err)
+	}
+}

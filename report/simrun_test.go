@@ -1,0 +1,81 @@
+package report_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// simEngine is a simulated engine on loopback with its own timing, so
+// that two engines differ measurably.
+type simEngine struct {
+	name string
+	step time.Duration
+}
+
+// simRun measures a small matrix on simulated engines into a new results
+// folder the way BenchmarkServe does (infbench.RunCell with the Writer's
+// sink, then AddSummary), repeating the first cell twice as -count does,
+// and returns the folder.
+func simRun(t *testing.T, engines []simEngine, concs []int) string {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	slo := loadgen.SLO{TTFT: time.Second, TPOT: 50 * time.Millisecond}
+	run := resultsdir.Run{Start: time.Now(), SLO: slo, Model: "sim-model",
+		Config: []resultsdir.Line{{Key: "infbench-api", Value: "chat"}}}
+	run.FillHost(ctx)
+	for _, e := range engines {
+		run.Engines = append(run.Engines, resultsdir.Engine{Name: e.name, Kind: "sim", Model: "sim-model"})
+	}
+	w, err := resultsdir.Create(dir, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salts := infbench.NewSalter(7)
+	for _, e := range engines {
+		l, err := sim.Listen(ctx, "127.0.0.1:0", sim.Config{Model: "sim-model", MaxBatch: 8,
+			Timing: sim.Linear{Base: e.step, PerSeq: e.step / 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if err := w.SetEngine(resultsdir.Engine{Name: e.name, Kind: "sim", Model: "sim-model",
+			Info: []resultsdir.Line{{Key: "engine-" + e.name + "-step", Value: e.step.String()}}}); err != nil {
+			t.Fatal(err)
+		}
+		for ci, conc := range concs {
+			client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "sim-model", API: loadgen.Chat,
+				IgnoreEOS: true, IncludeUsage: true}, conc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			cell := infbench.Cell{Engine: e.name, Concurrency: conc, Category: "short",
+				Prompts: []string{"Name a colour.", "Count to three."}, MaxTokens: 8,
+				Requests: 3 * conc, Warmup: conc, SLO: slo, Seed: 7}
+			reps := 1
+			if ci == 0 {
+				reps = 2
+			}
+			for range reps {
+				key := resultsdir.Key{Cell: cell.Name(), Engine: e.name, Conc: conc, Prompt: cell.Category, Rep: w.NextRep(cell.Name())}
+				_, sum, err := infbench.RunCell(ctx, client, cell, salts, w.Sink(key), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.AddSummary(key, sum); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
