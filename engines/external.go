@@ -54,7 +54,7 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 	}
 	return Endpoint{BaseURL: base, Model: model, IgnoreEOS: x.e.Request.IgnoreEOS,
 		IncludeUsage: x.e.Request.IncludeUsage, ContinuousUsage: x.e.Request.ContinuousUsage, Extra: x.e.Extra,
-		Info: []Line{{Key: "engine-" + x.e.Name + "-url", Value: base}}}, nil
+		Info: []Line{{Key: "engine-" + x.e.Name + "-url", Value: base}, {Key: "engine-" + x.e.Name + "-model", Value: model}}}, nil
 }
 
 // Stop implements Engine; an external server is not ours to stop.

@@ -47,7 +47,7 @@ func (s *Sim) Start(ctx context.Context) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("engine %q: %w", s.name, err)
 	}
 	s.l = l
-	info := []Line{{Key: "engine-" + s.name + "-kind", Value: "simulator"}}
+	info := []Line{{Key: "engine-" + s.name + "-kind", Value: "simulator"}, {Key: "engine-" + s.name + "-model", Value: s.cfg.Model}}
 	if t, ok := s.cfg.Timing.(sim.Linear); ok {
 		info = append(info, Line{Key: "engine-" + s.name + "-timing", Value: fmt.Sprintf("step %v + %v/seq + %v/prefill-token + %v/context-token",
 			t.Base, t.PerSeq, t.PerPrefill, t.PerContext)})
