@@ -1,0 +1,94 @@
+// Package loadgen drives an OpenAI-compatible streaming endpoint and
+// measures every request. It knows nothing of containers or engines: it
+// gets a Target (base URL, model, the optional request fields the server
+// accepts) and returns plain records.
+//
+//   - SSEReader frames server-sent events and stamps each one; ParseChunk
+//     extracts the few fields that matter from its JSON.
+//   - Client sends one streaming request to /v1/chat/completions or
+//     /v1/completions and returns a Record.
+//   - ClosedLoop keeps exactly C requests in flight.
+//   - Summarize turns records into a Summary; Summary.Metrics gives the
+//     benchmark metrics.
+//
+// # Definitions
+//
+// Clock. Monotonic (time.Now deltas). An event is stamped when the read
+// that completed its last data line returns, once per read and before any
+// JSON is decoded; events arriving in one read share its stamp.
+//
+// Send time. Taken immediately before the request is handed to the HTTP
+// client; the request body is built before it.
+//
+// TTFB. Response headers received − send time (diagnosis only).
+//
+// TTFT. The first event whose first choice carries non-empty text —
+// delta.content, delta.reasoning_content or delta.reasoning (chat), text
+// (completions) — minus send time. Role-only, empty-content, comment
+// (": ping"), usage-only and [DONE] events never stop the clock.
+//
+// E2E latency. The last content-bearing event − send time. The usage-only
+// chunk and [DONE] do not extend it.
+//
+// Output tokens. usage.completion_tokens, asked for with
+// stream_options.include_usage (Record.TokenSource "usage"). When the
+// server sends no usage, the content events are counted and the source is
+// "chunks" (and the summary says so). SSE lines are never counted.
+//
+// Prompt tokens. usage.prompt_tokens.
+//
+// TPOT. Per request, (E2E − TTFT) / (output tokens − 1), for requests with
+// more than one output token; the same as vLLM's and SGLang's TPOT and
+// AIPerf's "ITL".
+//
+// ITL. The gaps between consecutive content events of a request, pooled
+// over all requests; a gap whose event carries k tokens counts as k samples
+// of gap/k. k per event (Record.ITLSource): from per-chunk cumulative usage
+// where the server sends it (vLLM continuous_usage_stats): exact; else 1
+// when there are exactly as many content events as output tokens; else the
+// output tokens are apportioned over the events in proportion to their
+// text length, at least one per event (largest remainder), and the ITL is
+// flagged as estimated.
+//
+// Per-user speed. 1/TPOT per request, in tokens/s; tok/s/user is its
+// median.
+//
+// Duration. First send → last completion of the measured requests (warmup
+// excluded; failed requests included, canceled ones not).
+//
+// Throughput. Output tok/s = Σ output tokens of completed requests /
+// duration; total tok/s adds their prompt tokens; req/s = completed /
+// duration. Never an average of per-request rates (an average of rates
+// hides queueing; a sum of tokens over a sum of latencies falls as
+// concurrency rises).
+//
+// Goodput. Completed requests meeting every SLO bound (TTFT, TPOT, E2E; a
+// zero bound is none) / duration.
+//
+// Percentiles. Linear interpolation between closest ranks: for n sorted
+// values the p-th percentile is at rank h = (n−1)·p/100, interpolated
+// between ⌊h⌋ and ⌈h⌉. Distributions report n, mean, std (n−1), min, max,
+// p50, p90, p95, p99. p90 with n < 10, p95 with n < 20 and p99 with
+// n < 100 are flagged: with fewer samples not even one lies above them.
+//
+// Errors. A request fails with a kind: "http" (non-2xx, with the body's
+// message), "transport" (connect failure, connection cut mid-stream),
+// "malformed" (an event that is not JSON), "server" (an error object in
+// the stream), "stall" (no event within the stall timeout), "deadline"
+// (the request timeout), "no-content" (a stream without any content).
+// Failed requests leave the latency statistics, count in the error rate
+// (failed / requests) and keep their reason; "canceled" (the run was
+// stopped) is counted apart and not charged to the server.
+//
+// Output length. Requests with fewer output tokens than max_tokens are
+// counted and flagged: with ignore_eos the output length is meant to be
+// fixed.
+//
+// # Load
+//
+// ClosedLoop keeps exactly Concurrency requests in flight: each worker
+// sends its next request the moment its previous one ends, until
+// Warmup + Requests have been sent. Warmup requests are the first sent and
+// flow into the measured ones without a drain. Ramp spreads the workers'
+// first requests over an interval.
+package loadgen
