@@ -76,6 +76,7 @@ func BenchmarkServe(b *testing.B) {
 func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
 	ctx := b.Context()
 	eng, err := engines.New(e, s.Run,
+		engines.WithAPIKey(os.Getenv(config.EnvAPIKey)),
 		engines.WithLogDir(rw.Dir()),
 		engines.WithDeadline(testDeadline()),
 		engines.WithWorkload(s.Workload()))
@@ -138,7 +139,7 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 	client, err := loadgen.NewClient(loadgen.Target{
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
 		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
-		Extra: ep.Extra,
+		Extra: ep.Extra, Headers: ep.Headers,
 	}, cell.Concurrency, loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 const (
 	EnvTarget      = "INFBENCH_TARGET"      // http://host:port of a running server: benchmark it as engine=external
 	EnvModel       = "INFBENCH_MODEL"       // its model name (default: the first of /v1/models)
+	EnvAPIKey      = "INFBENCH_API_KEY"     // its bearer token, if it wants one; never printed or stored
 	EnvConcurrency = "INFBENCH_CONCURRENCY" // e.g. 1,10: replaces the concurrency levels
 	EnvPrompts     = "INFBENCH_PROMPTS"     // e.g. short,code: the categories to run
 	EnvAPI         = "INFBENCH_API"         // chat or completions

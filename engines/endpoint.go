@@ -26,7 +26,7 @@ func (c *Container) endpoint(ctx context.Context, ctr *testcontainers.DockerCont
 		return Endpoint{}, fmt.Errorf("engine %q: finding the host port for %s: %w", s.Name, s.portString(), err)
 	}
 	mctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	models, err := listModels(mctx, base)
+	models, err := listModels(mctx, base, nil)
 	cancel()
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("engine %q at %s: %w", s.Name, base, err)

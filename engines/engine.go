@@ -25,6 +25,8 @@ type Endpoint struct {
 	IncludeUsage    bool
 	ContinuousUsage bool
 	Extra           map[string]any
+	// Headers go with every request (an API key). Never printed.
+	Headers map[string]string
 	// Info is what produced the results, as benchfmt configuration lines:
 	// lower-case keys such as "engine-vllm-image".
 	Info []Line
@@ -53,7 +55,7 @@ func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 	case config.KindSim:
 		return NewSim(e), nil
 	case config.KindExternal:
-		return NewExternal(e, run.Timeouts.Startup), nil
+		return NewExternal(e, run.Timeouts.Startup, defaultOptions(opts).apiKey), nil
 	case config.KindContainer:
 		return newContainer(e, run, defaultOptions(opts))
 	}

@@ -19,12 +19,14 @@ import (
 type External struct {
 	e       config.Engine
 	timeout time.Duration
+	apiKey  string
 }
 
 // NewExternal returns the external engine for a configuration entry.
-// timeout bounds the readiness check.
-func NewExternal(e config.Engine, timeout time.Duration) *External {
-	return &External{e: e, timeout: timeout}
+// timeout bounds the readiness check; apiKey, if not empty, is sent as a
+// bearer token.
+func NewExternal(e config.Engine, timeout time.Duration, apiKey string) *External {
+	return &External{e: e, timeout: timeout, apiKey: apiKey}
 }
 
 // Name implements Engine.
@@ -39,7 +41,11 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 		ctx, cancel = context.WithTimeout(ctx, x.timeout)
 		defer cancel()
 	}
-	models, err := listModels(ctx, base)
+	var headers map[string]string
+	if x.apiKey != "" {
+		headers = map[string]string{"Authorization": "Bearer " + x.apiKey}
+	}
+	models, err := listModels(ctx, base, headers)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("engine %q at %s: %w (is the server up? set %s to its base URL, without /v1)", x.e.Name, base, err, config.EnvTarget)
 	}
@@ -52,7 +58,7 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 	case !contains(models, model):
 		return Endpoint{}, fmt.Errorf("engine %q at %s: model %q is not served (the server lists %s): set %s to one of them", x.e.Name, base, model, strings.Join(models, ", "), config.EnvModel)
 	}
-	return Endpoint{BaseURL: base, Model: model, IgnoreEOS: x.e.Request.IgnoreEOS,
+	return Endpoint{BaseURL: base, Model: model, Headers: headers, IgnoreEOS: x.e.Request.IgnoreEOS,
 		IncludeUsage: x.e.Request.IncludeUsage, ContinuousUsage: x.e.Request.ContinuousUsage, Extra: x.e.Extra,
 		Info: []Line{{Key: "engine-" + x.e.Name + "-url", Value: base}, {Key: "engine-" + x.e.Name + "-model", Value: model}}}, nil
 }
@@ -60,10 +66,13 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 // Stop implements Engine; an external server is not ours to stop.
 func (x *External) Stop(context.Context) error { return nil }
 
-func listModels(ctx context.Context, base string) ([]string, error) {
+func listModels(ctx context.Context, base string, headers map[string]string) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -74,6 +83,9 @@ func listModels(ctx context.Context, base string) ([]string, error) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return nil, fmt.Errorf("GET /v1/models: HTTP %d: the server wants an API key: set %s", resp.StatusCode, config.EnvAPIKey)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /v1/models: HTTP %d: %.200s", resp.StatusCode, body)
 	}

@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// Option configures New for container engines; the simulator and the
-// external engine ignore options.
+// Option configures New. Most options concern container engines; the
+// simulator ignores them all.
 type Option func(*options)
 
 type options struct {
+	apiKey   string
 	logDir   string
 	deadline time.Time
 	workload Workload
@@ -30,6 +31,11 @@ type Workload struct {
 	Concurrency  int // the highest concurrency level
 	TokensPerSeq int // the longest prompt plus its output, in tokens
 }
+
+// WithAPIKey authenticates requests to an external engine with
+// "Authorization: Bearer key" (a vLLM --api-key, a gateway's token). The
+// key is never printed.
+func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } }
 
 // WithLogDir writes container logs to dir/engine-<name>.log (default: the
 // system's temporary directory, announced on stderr).
