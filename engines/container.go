@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,6 +119,10 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 	if err != nil {
 		return Endpoint{}, err
 	}
+	// testcontainers' own messages, and the whole container log it dumps
+	// when the wait fails, go to the engine's log file (redacted), not to
+	// stderr: under go test that is the results file benchstat reads.
+	opts = append([]testcontainers.ContainerCustomizer{testcontainers.WithLogger(tcLogger{logs})}, opts...)
 	opts = append(opts, testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
 		PostCreates: []testcontainers.ContainerHook{func(_ context.Context, ctr testcontainers.Container) error {
 			if d, ok := ctr.(*testcontainers.DockerContainer); ok {
@@ -198,7 +203,8 @@ func (c *Container) Stop(context.Context) error {
 // interrupt is the guard's cleanup: stop a start in progress and
 // terminate the container.
 func (c *Container) interrupt(why string) {
-	fmt.Fprintf(os.Stderr, "[infbench] engine %s: %s: terminating its container\n", c.spec.Name, why)
+	// Terminate first, report after: stderr may be a broken pipe by now.
+	defer fmt.Fprintf(os.Stderr, "[infbench] engine %s: %s: terminated its container\n", c.spec.Name, why)
 	c.mu.Lock()
 	cancel, done := c.cancelStart, c.startDone
 	c.mu.Unlock()
@@ -308,3 +314,10 @@ func (c *Container) key(k string) string { return "engine-" + c.spec.Name + "-" 
 
 // portString is the container port as testcontainers names it.
 func (s Spec) portString() string { return strconv.Itoa(s.Port) + "/tcp" }
+
+// tcLogger writes testcontainers' log messages into the engine's log file.
+type tcLogger struct{ w io.Writer }
+
+func (l tcLogger) Printf(format string, v ...any) {
+	fmt.Fprintf(l.w, "[testcontainers] "+strings.TrimRight(format, "\n")+"\n", v...)
+}

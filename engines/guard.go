@@ -18,7 +18,8 @@ type signalHooks struct {
 
 func defaultSignalHooks() signalHooks {
 	return signalHooks{
-		notify: func(ch chan<- os.Signal) { signal.Notify(ch, os.Interrupt, syscall.SIGTERM) },
+		// SIGHUP: a closed SSH session must not leave the GPU held.
+		notify: func(ch chan<- os.Signal) { signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP) },
 		stop:   func(ch chan<- os.Signal) { signal.Stop(ch) },
 		// Re-deliver the signal with the default action restored, so the
 		// process ends as it would have without the guard.
@@ -40,6 +41,12 @@ const deadlineMargin = 30 * time.Second
 func guard(h signalHooks, deadline time.Time, cleanup func(why string)) (release func()) {
 	ch := make(chan os.Signal, 1)
 	h.notify(ch)
+	// Ctrl-C on `go test ... | tee new.txt` kills tee too: a write to the
+	// broken pipe would then kill the process with SIGPIPE before the
+	// container is terminated. While a guard is active SIGPIPE is caught
+	// (and dropped), so such writes fail with EPIPE instead.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	var timer <-chan time.Time
 	var t *time.Timer
 	if !deadline.IsZero() {
@@ -50,6 +57,7 @@ func guard(h signalHooks, deadline time.Time, cleanup func(why string)) (release
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer signal.Stop(pipe)
 		defer h.stop(ch)
 		if t != nil {
 			defer t.Stop()
