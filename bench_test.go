@@ -133,8 +133,8 @@ func testDeadline() time.Time {
 	return testStart.Add(d)
 }
 
-// benchCell runs the cell b.N times (once by default) and reports the
-// summary of all measured requests.
+// benchCell runs the cell once and reports the summary of its measured
+// requests.
 func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infbench.Cell, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
 	client, err := loadgen.NewClient(loadgen.Target{
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
@@ -145,16 +145,19 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 		b.Fatal(err)
 	}
 	defer client.Close()
-	var all []loadgen.Record
-	stopGPU := cellTelemetry(b.Context(), gpu)
-	for i := 0; i < b.N; i++ {
-		recs, err := runRecorded(b, rw, client, cell, salts)
-		all = append(all, recs...)
-		if err != nil {
-			b.Fatal(err)
-		}
+	if b.N != 1 {
+		// A cell sizes itself (engines.yaml, INFBENCH_REQUESTS); repeating
+		// it inside one result would pool runs with separate clocks.
+		b.Fatalf("-benchtime gave b.N = %d: run with -benchtime=1x (the default here) and use -count=N for repeated samples", b.N)
 	}
+	stopGPU := cellTelemetry(b.Context(), gpu)
+	all, err := runRecorded(b, rw, client, cell, salts)
+	// Energy over the whole cell, warmup included, per token generated in
+	// it: the sampler cannot tell warmup joules from measured ones.
 	gpuMetrics := stopGPU(outputTokens(all))
+	if err != nil {
+		b.Fatal(err)
+	}
 	sum := loadgen.Summarize(all, cell.SLO)
 	b.ReportMetric(0, "ns/op")
 	for _, m := range sum.Metrics() {
@@ -165,11 +168,12 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 	}
 }
 
-// outputTokens sums the output tokens of the completed measured requests.
+// outputTokens sums the output tokens of the completed requests, warmup
+// included.
 func outputTokens(recs []loadgen.Record) int {
 	n := 0
 	for i := range recs {
-		if !recs[i].Warmup && recs[i].OK() {
+		if recs[i].OK() {
 			n += recs[i].OutputTokens
 		}
 	}

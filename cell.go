@@ -88,6 +88,10 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	})
 	close(stop)
 	sum := loadgen.Summarize(records, c.SLO)
+	if c.Requests < 2*c.Concurrency {
+		sum.Flags = append(sum.Flags, fmt.Sprintf("only %d measured requests at concurrency %d: the ramp-up and the drain weigh as much as the steady state (use at least %d)",
+			c.Requests, c.Concurrency, 4*c.Concurrency))
+	}
 	if progress != nil {
 		fmt.Fprintf(progress, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
 			c.Name(), sum.Requests, c.Warmup, time.Since(start).Round(time.Millisecond), sum.OutputTokPerSec,

@@ -33,14 +33,17 @@
 //     continuous_usage_stats); else, when events and tokens are equally
 //     many, k = 1; else tokens are apportioned by text length, at least one
 //     per event, and the ITL is marked estimated.
-//   - Duration: first send to last completion of the measured requests.
+//   - Duration: first send of the measured requests to the last
+//     completion (a request failing later does not stretch it).
 //     Throughput is Σ output tokens / duration (total adds prompt tokens);
 //     req/s is completed / duration; never an average of per-request rates.
 //   - Goodput: completed requests meeting every SLO bound / duration.
 //   - Percentiles: linear interpolation between closest ranks; p90 with
-//     n < 10, p95 with n < 20 and p99 with n < 100 are flagged.
+//     n < 10, p95 with n < 20 and p99 with n < 100 are flagged in the
+//     summary and left out of the benchmark metrics.
 //   - Errors: non-2xx status, transport error, malformed event, error
-//     event, stall, deadline, a stream without content. Failed requests
+//     event, stall, deadline, a body ending before [DONE], a stream
+//     without content. Failed requests
 //     leave the latency statistics, count in err-%, and keep their reason.
 //     A cell whose requests all fail fails the benchmark.
 //

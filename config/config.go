@@ -160,6 +160,9 @@ func (r *Run) Validate() error {
 		if e.Name == "" {
 			return fmt.Errorf("engines[%d]: name is required", i)
 		}
+		if !validName(e.Name) {
+			return fmt.Errorf("engines[%d]: name %q: use lower-case letters, digits, '.', '_' and '-' (it becomes engine=%s in benchmark names and engine-%s-… configuration keys)", i, e.Name, e.Name, e.Name)
+		}
 		if seen[e.Name] {
 			return fmt.Errorf("engines[%d]: duplicate name %q", i, e.Name)
 		}
@@ -187,4 +190,21 @@ func (r *Run) Engine(name string) (Engine, bool) {
 		}
 	}
 	return Engine{}, false
+}
+
+// validName reports a name safe in a benchmark name (no '/', which
+// benchstat splits on, no space), a configuration key and a file name.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case i > 0 && (r == '.' || r == '_' || r == '-'):
+		default:
+			return false
+		}
+	}
+	return true
 }

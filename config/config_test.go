@@ -54,6 +54,7 @@ func TestParseRunErrorsNameFileLineAndField(t *testing.T) {
 			"timeouts.request: 0s: must be positive"},
 		{"bad kind", validRun + "  - {name: x, kind: docker, model: m}\n", `engines[1] (x): kind "docker": use sim, external or container`},
 		{"duplicate", validRun + "  - {name: sim, kind: sim, model: m}\n", `engines[1]: duplicate name "sim"`},
+		{"slash in name", validRun + "  - {name: vllm/v1, kind: sim, model: m}\n", `engines[1]: name "vllm/v1": use lower-case letters, digits`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +120,8 @@ categories:
 
 	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  short:\n    max_tokens: 8\n    prompts:\n      - {id: s1, text: x, doc: d}\n"))
 	assert.ErrorContains(t, err, `prompts.yaml:5: categories.short.prompts[0] (s1): unknown field "doc" (known: id, document, text)`)
+	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  Short Ones:\n    max_tokens: 8\n    prompts:\n      - {id: s1, text: x}\n"))
+	assert.ErrorContains(t, err, "categories.Short Ones: use lower-case letters")
 	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  short:\n    prompts:\n      - {id: s1, text: x}\n"))
 	assert.ErrorContains(t, err, "categories.short.max_tokens: 0: every category fixes its output length")
 	_, err = ParsePrompts("prompts.yaml", []byte("categories:\n  long:\n    max_tokens: 8\n    prompts:\n      - {id: l1, document: nope, text: x}\n"))

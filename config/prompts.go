@@ -58,6 +58,9 @@ func ParsePrompts(file string, data []byte) (*Prompts, error) {
 		return nil, fmt.Errorf("%s: categories: none defined", file)
 	}
 	for _, name := range p.Order {
+		if !validName(name) {
+			return nil, fmt.Errorf("%s: categories.%s: use lower-case letters, digits, '.', '_' and '-' (it becomes prompt=%s in benchmark names)", file, name, name)
+		}
 		c := p.Categories[name]
 		if c.MaxTokens < 1 {
 			return nil, fmt.Errorf("%s: categories.%s.max_tokens: %d: every category fixes its output length (≥ 1)", file, name, c.MaxTokens)

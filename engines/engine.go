@@ -9,6 +9,7 @@ package engines
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/infbench/infbench/config"
@@ -49,7 +50,9 @@ type Engine interface {
 // New returns the engine for a configuration entry. Container engines
 // are built in every build, but one that requests a GPU needs the gpu
 // build tag. An engine whose profile cannot run it (TensorRT-LLM with
-// Scout on one H100) fails with an error wrapping ErrSkip.
+// Scout on one H100) fails with an error wrapping ErrSkip (a *SkipError),
+// and says so on stderr: "[infbench] engine trtllm skipped: profile h100:
+// <reason>", since go test shows a benchmark's skip only with -v.
 func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 	switch e.Kind {
 	case config.KindSim:
@@ -57,7 +60,15 @@ func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 	case config.KindExternal:
 		return NewExternal(e, run.Timeouts.Startup, defaultOptions(opts).apiKey), nil
 	case config.KindContainer:
-		return newContainer(e, run, defaultOptions(opts))
+		o := defaultOptions(opts)
+		c, err := newContainer(e, run, o)
+		if errors.Is(err, ErrSkip) {
+			fmt.Fprintf(o.stderr, "[infbench] %v\n", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	return nil, fmt.Errorf("engine %q: unknown kind %q (use sim, external or container)", e.Name, e.Kind)
 }

@@ -2,6 +2,7 @@ package engines
 
 import (
 	"context"
+	"io"
 	"os"
 	"time"
 )
@@ -24,6 +25,7 @@ type options struct {
 	docker   func(ctx context.Context) (DockerInfo, error)
 	signals  signalHooks
 	gpuBuild bool
+	stderr   io.Writer // where "[infbench] ..." notices go
 }
 
 // Workload is what the benchmark will ask of an engine, for the fit check.
@@ -52,7 +54,7 @@ func WithWorkload(w Workload) Option { return func(o *options) { o.workload = w 
 
 func defaultOptions(opts []Option) options {
 	o := options{getenv: os.Getenv, gpuMemory: nvmlMemory, docker: dockerInfo,
-		signals: defaultSignalHooks(), gpuBuild: GPUBuild}
+		signals: defaultSignalHooks(), gpuBuild: GPUBuild, stderr: os.Stderr}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -2,6 +2,7 @@ package engines
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -168,9 +169,31 @@ func TestHFHomeIsMounted(t *testing.T) {
 func TestTRTLLMSkippedOnH100(t *testing.T) {
 	run := loadRun(t, "h100")
 	e, _ := run.Engine("trtllm")
-	_, err := New(e, run)
+	var stderr strings.Builder
+	_, err := New(e, run, func(o *options) { o.stderr = &stderr })
 	if !errors.Is(err, ErrSkip) || !strings.Contains(err.Error(), "does not fit one H100") {
 		t.Fatalf("New(trtllm, h100) = %v, want ErrSkip with the reason", err)
+	}
+	if want := "engine trtllm skipped: profile h100: TensorRT-LLM has no 4-bit"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start %q", err, want)
+	}
+	var skip *SkipError
+	if !errors.As(err, &skip) || skip.Engine != "trtllm" || skip.Profile != "h100" {
+		t.Errorf("error %#v, want a *SkipError for trtllm on h100", err)
+	}
+	if want := "[infbench] " + err.Error() + "\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	// A wrapped skip is still a skip.
+	if !errors.Is(fmt.Errorf("x: %w", err), ErrSkip) {
+		t.Error("wrapped SkipError is not ErrSkip")
+	}
+	// An engine that is not skipped prints nothing.
+	stderr.Reset()
+	run = loadRun(t, "h200")
+	e, _ = run.Engine("trtllm")
+	if _, err := New(e, run, func(o *options) { o.stderr = &stderr; o.gpuBuild = true }); err != nil || stderr.Len() > 0 {
+		t.Errorf("New(trtllm, h200) = %v, stderr %q", err, stderr.String())
 	}
 }
 

@@ -37,7 +37,8 @@ func requirements(ctx context.Context, s Spec, o options) (gpuBytes uint64, gpuN
 			missing = append(missing, herr.Error())
 		case !modelCached(dir, s.Checkpoint) && o.getenv("HF_TOKEN") == "":
 			missing = append(missing, fmt.Sprintf("the model %s: it is not in the Hugging Face cache %s and HF_TOKEN is not set: "+
-				"accept its licence on huggingface.co, then export HF_TOKEN=<a read token> or run `huggingface-cli download %s`", s.Checkpoint, dir, s.Checkpoint))
+				"accept its licence on huggingface.co, then export HF_TOKEN=<a read token> or run `hf download %s` "+
+				"(huggingface_hub before 0.34: `huggingface-cli download %s`)", s.Checkpoint, dir, s.Checkpoint, s.Checkpoint))
 		}
 	}
 	if len(missing) > 0 {

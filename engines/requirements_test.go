@@ -48,7 +48,8 @@ func TestMissingEverythingFailsAtOnce(t *testing.T) {
 		t.Errorf("Start took %v to fail", d)
 	}
 	for _, s := range []string{"a Docker engine", "DOCKER_HOST", "a GPU", "NVIDIA driver", "RedHatAI/Llama-4-Scout-17B-16E-Instruct-quantized.w4a16",
-		"HF_TOKEN is not set", "huggingface-cli download"} {
+		"HF_TOKEN is not set", "`hf download RedHatAI/Llama-4-Scout-17B-16E-Instruct-quantized.w4a16`",
+		"before 0.34: `huggingface-cli download RedHatAI/Llama-4-Scout-17B-16E-Instruct-quantized.w4a16`"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error lacks %q:\n%v", s, err)
 		}

@@ -14,6 +14,19 @@ import (
 // with Scout on one H100); the benchmark skips it with the error's reason.
 var ErrSkip = errors.New("engine skipped")
 
+// SkipError is the error wrapping ErrSkip: which engine, on which profile,
+// and why. Its text is complete: "engine trtllm skipped: profile h100: …".
+type SkipError struct {
+	Engine, Profile, Reason string
+}
+
+func (e *SkipError) Error() string {
+	return fmt.Sprintf("engine %s skipped: profile %s: %s", e.Engine, e.Profile, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrSkip) hold.
+func (e *SkipError) Is(target error) bool { return target == ErrSkip }
+
 // Spec is a container engine fully resolved for one profile: everything
 // needed to build the container request, as plain data. It holds the
 // names of passed-through variables, never their values.
@@ -75,7 +88,7 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 			return Spec{}, fmt.Errorf("engine %q: container.profiles has no %q: add it to engines.yaml", e.Name, name)
 		}
 		if ep.Skip != "" {
-			return Spec{}, fmt.Errorf("%w: engine %q on profile %s: %s", ErrSkip, e.Name, name, ep.Skip)
+			return Spec{}, &SkipError{Engine: e.Name, Profile: name, Reason: strings.TrimSpace(ep.Skip)}
 		}
 		p := run.Profiles[name]
 		s.Profile, s.Checkpoint = name, ep.Checkpoint
@@ -85,7 +98,8 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 		vars["mem_fraction"] = strconv.FormatFloat(ep.MemFraction, 'f', -1, 64)
 		args = append(args, ep.Args...)
 		s.Fit = &FitInput{Profile: name, GPUBytes: uint64(p.GPUMemoryGB * 1e9), MemFraction: ep.MemFraction,
-			WeightsBytes: uint64(ep.WeightsGB * 1e9), OverheadBytes: uint64(p.OverheadGB * 1e9),
+			MemFractionOf: memFractionOf(append(append([]string{}, c.Entrypoint...), args...)),
+			WeightsBytes:  uint64(ep.WeightsGB * 1e9), OverheadBytes: uint64(p.OverheadGB * 1e9),
 			KVBytesPerToken: uint64(2 * p.Model.Layers * p.Model.KVHeads * p.Model.HeadDim * ep.KVCacheBytes),
 			Context:         p.Context}
 	}
@@ -108,6 +122,34 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// freeFractionFlags are engine flags whose value is a share of the memory
+// left free after the weights and runtime are loaded, not of the GPU's
+// total (compared with '-' and '_' alike).
+var freeFractionFlags = []string{"--kv_cache_free_gpu_memory_fraction"}
+
+// memFractionOf says what {mem_fraction} is a share of, from the flag that
+// takes it in the engine's arguments ("--flag {mem_fraction}" or
+// "--flag={mem_fraction}"): FractionOfFree for TensorRT-LLM's
+// --kv_cache_free_gpu_memory_fraction, else FractionOfTotal.
+func memFractionOf(args []string) string {
+	norm := func(s string) string { return strings.ReplaceAll(s, "-", "_") }
+	for i, a := range args {
+		if !strings.Contains(a, "{mem_fraction}") {
+			continue
+		}
+		flag, _, found := strings.Cut(a, "=")
+		if !found && i > 0 {
+			flag = args[i-1]
+		}
+		for _, f := range freeFractionFlags {
+			if norm(flag) == norm(f) {
+				return FractionOfFree
+			}
+		}
+	}
+	return FractionOfTotal
 }
 
 func expand(s string, vars map[string]string) string {

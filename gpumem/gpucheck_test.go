@@ -153,19 +153,24 @@ func runGPUCheck(t *testing.T, c gpuCheck) {
 }
 
 // waitJSON polls dir/name until it exists and decodes it, or ctx ends, or
-// dir/abort appears.
+// dir/abort appears. A file that does not decode is retried until the
+// deadline: a writer that is not atomic may be caught half-way, and only a
+// file that stays undecodable is an error (reported with the last decode
+// error).
 func waitJSON(ctx context.Context, dir, name string, v any) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	var decodeErr error
 	for {
 		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err == nil {
+		switch {
+		case err == nil:
 			if err := json.Unmarshal(data, v); err != nil {
-				return fmt.Errorf("decoding %s: %w", name, err)
+				decodeErr = fmt.Errorf("decoding %s: %w", name, err)
+			} else {
+				return nil
 			}
-			return nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
+		case !errors.Is(err, os.ErrNotExist):
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "abort")); err == nil {
@@ -173,10 +178,56 @@ func waitJSON(ctx context.Context, dir, name string, v any) error {
 		}
 		select {
 		case <-ctx.Done():
+			if decodeErr != nil {
+				return fmt.Errorf("%w (still undecodable when waiting ended: %v)", decodeErr, ctx.Err())
+			}
 			return fmt.Errorf("waiting for %s from python: %w (raise INFBENCH_GPU_CHECK_TIMEOUT?)", name, ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// TestWaitJSONRetriesPartialFile: a half-written file is not fatal; waitJSON
+// keeps polling until the complete file is there.
+func TestWaitJSONRetriesPartialFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "allocated.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"pid": 99`), 0o644)) // truncated
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	done := make(chan error, 1)
+	var got struct {
+		PID int `json:"pid"`
+	}
+	go func() { done <- waitJSON(ctx, dir, "allocated.json", &got) }()
+	// Let waitJSON see the partial file at least once (it reads it at once,
+	// then every 50 ms) before the complete one is put in place.
+	time.Sleep(120 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("waitJSON returned on a half-written file: %v", err)
+	default:
+	}
+	tmp := path + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, []byte(`{"pid": 999}`), 0o644))
+	require.NoError(t, os.Rename(tmp, path))
+	require.NoError(t, <-done)
+	assert.Equal(t, 999, got.PID)
+}
+
+// TestWaitJSONUndecodableUntilDeadline: a file that never decodes is an
+// error naming the decode failure once the deadline passes.
+func TestWaitJSONUndecodableUntilDeadline(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "done.json"), []byte(`{"iters": `), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var v map[string]any
+	err := waitJSON(ctx, dir, "done.json", &v)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "decoding done.json")
+	var syntaxErr *json.SyntaxError
+	assert.ErrorAs(t, err, &syntaxErr, "the decode error is kept")
 }
 
 func bytesStr(b uint64) string {
@@ -197,9 +248,14 @@ func TestGPUCheckProtocolWithMock(t *testing.T) {
 	}
 	dir := t.TempDir()
 	put := func(name string, v any) {
+		// Atomically, as alloc.py does: write a temporary file, then rename.
 		b, err := json.Marshal(v)
+		tmp := filepath.Join(dir, name+".tmp")
 		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+			err = os.WriteFile(tmp, b, 0o644)
+		}
+		if err == nil {
+			err = os.Rename(tmp, filepath.Join(dir, name))
 		}
 		assert.NoError(t, err)
 	}

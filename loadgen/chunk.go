@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"errors"
 	"fmt"
 	"strconv"
@@ -158,10 +159,12 @@ func (s *scanner) topObject(c *Chunk) error {
 				return s.skip()
 			})
 		case "error":
-			c.IsError = s.peek() != 'n' // "error": null is no error
-			c.ErrorMessage = ""
+			// An error object, or a non-empty error string; null, false
+			// and "" are no error.
+			c.IsError, c.ErrorMessage = false, ""
 			switch s.peek() {
 			case '{':
+				c.IsError = true
 				return s.object(func(k []byte) error {
 					if string(k) == "message" && s.peek() == '"' {
 						raw, _, err := s.str()
@@ -171,8 +174,8 @@ func (s *scanner) topObject(c *Chunk) error {
 					return s.skip()
 				})
 			case '"':
-				raw, _, err := s.str()
-				c.ErrorMessage = unquote(raw)
+				raw, n, err := s.str()
+				c.IsError, c.ErrorMessage = n > 0, unquote(raw)
 				return err
 			}
 			return s.skip()
@@ -283,10 +286,16 @@ func (s *scanner) strLenInto(n *int) error {
 	return err
 }
 
+// intInto reads a token count: a non-negative integer (null reads as 0).
+// Anything else — a negative, a fraction, a number too large for an int —
+// is a malformed event, not a count to trust.
 func (s *scanner) intInto(n *int) error {
-	if s.peek() == 'n' { // null
+	switch c := s.peek(); {
+	case c == 'n': // null
 		*n = 0
 		return s.skip()
+	case c != '-' && (c < '0' || c > '9'):
+		return s.errf("token count is not a number")
 	}
 	start := s.i
 	if err := s.number(); err != nil {
@@ -294,12 +303,15 @@ func (s *scanner) intInto(n *int) error {
 	}
 	raw := s.b[start:s.i]
 	v, err := strconv.Atoi(string(raw))
-	if err != nil {
+	if err != nil { // 5.0, 1e2: integral values written as floats
 		f, ferr := strconv.ParseFloat(string(raw), 64)
-		if ferr != nil {
-			return s.errf("bad number %q", raw)
+		if ferr != nil || f != math.Trunc(f) || f > 1<<62 {
+			return s.errf("token count %s is not a non-negative integer", raw)
 		}
 		v = int(f)
+	}
+	if v < 0 {
+		return s.errf("token count %s is not a non-negative integer", raw)
 	}
 	*n = v
 	return nil

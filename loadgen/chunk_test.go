@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,6 +30,9 @@ func TestParseChunk(t *testing.T) {
 		{"error object", `{"error":{"message":"out of memory","code":500}}`, Chunk{IsError: true, ErrorMessage: "out of memory"}},
 		{"error top-level (vLLM, SGLang)", `{"object":"error","message":"bad \"x\"","type":"BadRequestError"}`, Chunk{IsError: true, ErrorMessage: `bad "x"`}},
 		{"unexpected types skipped", `{"choices":"x","usage":5,"error":null}`, Chunk{}},
+		{"false and empty errors are none", `{"error":false,"choices":[{"text":"a"}]}`, Chunk{ContentBytes: 1}},
+		{"empty error string", `{"error":""}`, Chunk{}},
+		{"error string", `{"error":"boom"}`, Chunk{IsError: true, ErrorMessage: "boom"}},
 		{"trailing whitespace", "{\"choices\":[]} \r\n", Chunk{}},
 	}
 	for _, tc := range cases {
@@ -40,7 +45,7 @@ func TestParseChunk(t *testing.T) {
 }
 
 func TestParseChunkMalformed(t *testing.T) {
-	for _, in := range []string{``, `{`, `{"choices":[}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a":tru}`, `{} {}`, `data: {}`, "{\"a\":\"\x01\"}", `[1]`} {
+	for _, in := range []string{`{"usage":{"completion_tokens":-7}}`, `{"usage":{"prompt_tokens":1.5}}`, `{"usage":{"completion_tokens":1e300}}`, `{"usage":{"completion_tokens":"5"}}`, ``, `{`, `{"choices":[}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a":tru}`, `{} {}`, `data: {}`, "{\"a\":\"\x01\"}", `[1]`} {
 		var c Chunk
 		err := ParseChunk([]byte(in), &c)
 		assert.ErrorIs(t, err, ErrMalformedEvent, "input %q", in)
@@ -86,17 +91,26 @@ func oracle(data []byte) (Chunk, bool) {
 	}
 	if u, ok := top["usage"].(map[string]any); ok {
 		c.HasUsage = true
-		num := func(x any) int { f, _ := x.(float64); return int(f) }
-		c.PromptTokens, c.CompletionTokens = num(u["prompt_tokens"]), num(u["completion_tokens"])
-	}
-	if e, ok := top["error"]; ok && e != nil {
-		c.IsError = true
-		switch e := e.(type) {
-		case map[string]any:
-			c.ErrorMessage, _ = e["message"].(string)
-		case string:
-			c.ErrorMessage = e
+		for k, dst := range map[string]*int{"prompt_tokens": &c.PromptTokens, "completion_tokens": &c.CompletionTokens} {
+			switch x := u[k].(type) {
+			case nil:
+			case float64:
+				// Token counts must be non-negative integers that fit an int.
+				if x < 0 || x != math.Trunc(x) || x > 1<<62 {
+					return Chunk{}, false
+				}
+				*dst = int(x)
+			default:
+				return Chunk{}, false // a count that is not a number
+			}
 		}
+	}
+	switch e := top["error"].(type) {
+	case map[string]any:
+		c.IsError = true
+		c.ErrorMessage, _ = e["message"].(string)
+	case string:
+		c.IsError, c.ErrorMessage = e != "", e
 	}
 	if o, _ := top["object"].(string); o == "error" {
 		c.IsError = true
@@ -134,7 +148,10 @@ func FuzzParseChunk(f *testing.F) {
 		}
 		want, ok := oracle(in)
 		if !ok {
-			return // valid JSON but not an object: ParseChunk may reject it
+			return // valid JSON but not a chunk we accept: ParseChunk may reject it
+		}
+		if err != nil && strings.Contains(err.Error(), "token count") {
+			return // a duplicate key with a bad count: encoding/json keeps the last
 		}
 		if err != nil {
 			t.Fatalf("rejected valid JSON %q: %v", in, err)

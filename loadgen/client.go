@@ -74,7 +74,8 @@ type Client struct {
 // ClientOption configures a Client.
 type ClientOption func(*Client)
 
-// WithStallTimeout fails a request that receives no bytes for d (default 60 s).
+// WithStallTimeout fails a request that receives no event for d (default
+// 60 s), counting from the send: comment lines (": ping") do not count.
 func WithStallTimeout(d time.Duration) ClientOption { return func(c *Client) { c.stall = d } }
 
 // WithRequestTimeout bounds a whole request, send to end of stream (default 10 min).
@@ -186,7 +187,11 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 
 	sent := time.Now()
 	rec.Sent = sent.Sub(epoch)
-	defer func() { rec.End = time.Since(sent) }()
+	defer func() {
+		if rec.End == 0 {
+			rec.End = time.Since(sent)
+		}
+	}()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.fail(ctx, &rec, ErrTransport, err)
@@ -197,8 +202,18 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 	rec.Status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		// Drain a longer body (up to 64 KiB) so that a storm of 429s or
+		// 503s reuses connections instead of re-dialling each time.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		rec.ErrorKind = ErrHTTP
 		rec.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, errorMessage(msg))
+		return rec
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		rec.ErrorKind = ErrMalformed
+		rec.Error = fmt.Sprintf("HTTP %d with Content-Type %s, not an event stream: does the server honour \"stream\": true? body: %s",
+			resp.StatusCode, ct, truncate(bytes.TrimSpace(msg), 300))
 		return rec
 	}
 
@@ -211,13 +226,18 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		usage    *Chunk
 		last     Chunk
 	)
+	done := false
 	for {
 		ev, err := sse.Next()
 		if err != nil {
 			if err == io.EOF {
 				break
 			}
-			c.fail(ctx, &rec, ErrTransport, err)
+			kind := ErrTransport
+			if errors.Is(err, ErrLineTooLong) {
+				kind = ErrMalformed
+			}
+			c.fail(ctx, &rec, kind, err)
 			rec.Comments = sse.Comments()
 			c.finish(&rec, sse, sent, usage, nil)
 			return rec
@@ -230,7 +250,14 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 			return rec
 		}
 		if ch.Done {
-			// Drain the rest so the connection returns to the pool.
+			// The request ends here. Drain what follows (the chunked
+			// terminator) so the connection returns to the pool, but give
+			// a server that keeps the body open only a moment: after
+			// that the stall timer cuts the connection, and the record
+			// stays complete.
+			done = true
+			rec.End = ev.At.Sub(sent)
+			stall.Reset(drainTimeout)
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			break
 		}
@@ -260,11 +287,19 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		perChunk = nil
 	}
 	c.finish(&rec, sse, sent, usage, perChunk)
-	if rec.ErrorKind == "" && len(rec.Events) == 0 && r.MaxTokens > 0 {
+	switch {
+	case !done:
+		// Every OpenAI-compatible server ends a stream with [DONE]; a body
+		// that ends before it was cut short, however cleanly.
+		rec.ErrorKind, rec.Error = ErrTruncated, fmt.Sprintf("stream ended without [DONE] after %d content events", len(rec.Events))
+	case len(rec.Events) == 0 && r.MaxTokens > 0:
 		rec.ErrorKind, rec.Error = ErrNoContent, "stream ended without a content-bearing event"
 	}
 	return rec
 }
+
+// drainTimeout bounds the wait for the end of the body after [DONE].
+const drainTimeout = 250 * time.Millisecond
 
 // finish fills the derived fields from what was received.
 func (c *Client) finish(rec *Record, sse *SSEReader, sent time.Time, usage *Chunk, perChunk []int) {
@@ -278,10 +313,16 @@ func (c *Client) finish(rec *Record, sse *SSEReader, sent time.Time, usage *Chun
 	if usage != nil {
 		rec.PromptTokens = usage.PromptTokens
 	}
-	if usage != nil && usage.CompletionTokens > 0 {
+	switch {
+	case usage != nil && usage.CompletionTokens > 0 && usage.CompletionTokens < len(rec.Events):
+		// Fewer tokens than content events cannot be: every content event
+		// carries at least one token. Count the events, and say so.
+		rec.OutputTokens = len(rec.Events)
+		rec.TokenSource = TokensUsageTooLow
+	case usage != nil && usage.CompletionTokens > 0:
 		rec.OutputTokens = usage.CompletionTokens
 		rec.TokenSource = TokensFromUsage
-	} else {
+	default:
 		rec.OutputTokens = len(rec.Events)
 		rec.TokenSource = TokensFromChunks
 	}
@@ -293,7 +334,7 @@ func (c *Client) fail(ctx context.Context, rec *Record, kind string, err error) 
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errStall):
 		rec.ErrorKind = ErrStall
-		rec.Error = fmt.Sprintf("no bytes for %v (stall timeout)", c.stall)
+		rec.Error = fmt.Sprintf("no event for %v (stall timeout)", c.stall)
 		return
 	case errors.Is(cause, errDeadline):
 		rec.ErrorKind = ErrDeadline

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +145,9 @@ func TestClientFaultsAreData(t *testing.T) {
 		{"deadline", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}, {50 * ms, "data: " + chatChunk("b") + "\n\n"},
 			{100 * ms, "data: " + chatChunk("c") + "\n\n"}, {2 * time.Second, "data: [DONE]\n\n"}}, false,
 			[]ClientOption{WithRequestTimeout(150 * ms), WithStallTimeout(time.Second)}, ErrDeadline, "within 150ms"},
+		{"no [DONE]: truncated", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}}, false, nil, ErrTruncated, "without [DONE] after 1 content events"},
+		{"body cut inside a line", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {\"cho"}}, false, nil, ErrTransport, "unexpected EOF"},
+		{"line too long", 200, []piece{{0, "data: \"" + strings.Repeat("x", MaxLineBytes+1)}}, false, nil, ErrMalformed, "longer than 4 MiB"},
 		{"no content", 200, []piece{{0, `data: {"choices":[{"delta":{"role":"assistant"}}]}` + "\n\ndata: [DONE]\n\n"}}, false, nil, ErrNoContent, "without a content"},
 	}
 	for _, tc := range cases {
@@ -156,6 +161,44 @@ func TestClientFaultsAreData(t *testing.T) {
 			assert.Less(t, time.Since(start), 1500*ms, "a fault must end the request promptly")
 		})
 	}
+}
+
+// A server that sends [DONE] and keeps the body open: the request ends at
+// [DONE], completed, and the connection is cut after a short drain.
+func TestClientDoneThenHang(t *testing.T) {
+	srv := newScriptServer(t, 200, []piece{
+		{0, "data: " + chatChunk("a") + "\n\ndata: [DONE]\n\n"},
+		{5 * time.Second, "data: late\n\n"},
+	})
+	start := time.Now()
+	rec := newTestClient(t, srv.URL(), WithStallTimeout(10*time.Second)).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, start)
+	require.True(t, rec.OK(), rec.Error)
+	assert.Less(t, rec.End, 100*ms, "End is the [DONE] event")
+	assert.Less(t, time.Since(start), 2*time.Second, "the drain after [DONE] is short")
+}
+
+// usage.completion_tokens below the number of content events cannot be
+// true: the events are counted, and the record says so.
+func TestClientUsageBelowEvents(t *testing.T) {
+	srv := newScriptServer(t, 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: " + chatChunk("b") + "\n\ndata: " + chatChunk("c") +
+		"\n\n" + `data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}` + "\n\ndata: [DONE]\n\n"}})
+	rec := newTestClient(t, srv.URL()).Do(context.Background(), Request{Prompt: "x", MaxTokens: 3}, time.Now())
+	require.True(t, rec.OK(), rec.Error)
+	assert.Equal(t, 3, rec.OutputTokens)
+	assert.Equal(t, TokensUsageTooLow, rec.TokenSource)
+	assert.Contains(t, Summarize([]Record{rec}, SLO{}).Flags, "usage.completion_tokens of 1 requests was below their number of content events: the events were counted instead")
+}
+
+// A 200 with a JSON body: the server ignored "stream": true.
+func TestClientNonStreamingAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"choices":[{"message":{"content":"hi"}}]}`))
+	}))
+	defer srv.Close()
+	rec := newTestClient(t, srv.URL).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, time.Now())
+	assert.Equal(t, ErrMalformed, rec.ErrorKind)
+	assert.Contains(t, rec.Error, `not an event stream: does the server honour "stream": true?`)
 }
 
 func TestClientRefusedConnection(t *testing.T) {

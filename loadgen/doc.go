@@ -28,12 +28,16 @@
 // (": ping"), usage-only and [DONE] events never stop the clock.
 //
 // E2E latency. The last content-bearing event − send time. The usage-only
-// chunk and [DONE] do not extend it.
+// chunk and [DONE] do not extend it. Record.End, when the request
+// finished, is the [DONE] event (or the failure).
 //
 // Output tokens. usage.completion_tokens, asked for with
 // stream_options.include_usage (Record.TokenSource "usage"). When the
 // server sends no usage, the content events are counted and the source is
-// "chunks" (and the summary says so). SSE lines are never counted.
+// "chunks" (and the summary says so). A usage count below the number of
+// content events cannot be true (each carries at least one token): the
+// events are counted and the source is "chunks-usage-too-low". SSE lines
+// are never counted.
 //
 // Prompt tokens. usage.prompt_tokens.
 //
@@ -53,8 +57,9 @@
 // Per-user speed. 1/TPOT per request, in tokens/s; tok/s/user is its
 // median.
 //
-// Duration. First send → last completion of the measured requests (warmup
-// excluded; failed requests included, canceled ones not).
+// Duration. First send of the measured requests (warmup excluded) → last
+// completion of a completed one. A request failing after it (a stall at
+// the end of a cell) does not stretch the duration.
 //
 // Throughput. Output tok/s = Σ output tokens of completed requests /
 // duration; total tok/s adds their prompt tokens; req/s = completed /
@@ -75,7 +80,8 @@
 // message), "transport" (connect failure, connection cut mid-stream),
 // "malformed" (an event that is not JSON), "server" (an error object in
 // the stream), "stall" (no event within the stall timeout), "deadline"
-// (the request timeout), "no-content" (a stream without any content).
+// (the request timeout), "truncated" (the body ended before [DONE]),
+// "no-content" (a stream without any content).
 // Failed requests leave the latency statistics, count in the error rate
 // (failed / requests) and keep their reason; "canceled" (the run was
 // stopped) is counted apart and not charged to the server.

@@ -11,8 +11,10 @@ type Metric struct {
 // Metrics returns the summary as benchmark metrics, in a fixed order.
 // Latency percentiles come from the distributions in the package
 // documentation; tok/s/user is the median per-user speed (1/TPOT).
-// A distribution without samples contributes nothing; goodput-req/s
-// appears only when an SLO is set.
+// A percentile computed from too few samples to mean what it says (see
+// MinSamples: p99 needs 100) is left out rather than reported as if it
+// did: it stays, flagged, in the Summary. A distribution without samples
+// contributes nothing; goodput-req/s appears only when an SLO is set.
 func (s Summary) Metrics() []Metric {
 	var m []Metric
 	dist := func(d Dist, name string, ps ...string) {
@@ -20,6 +22,9 @@ func (s Summary) Metrics() []Metric {
 			return
 		}
 		for _, p := range ps {
+			if d.N < MinSamples(p) {
+				continue
+			}
 			v := map[string]float64{"p50": d.P50, "p90": d.P90, "p95": d.P95, "p99": d.P99, "mean": d.Mean}[p]
 			m = append(m, Metric{v, name + "-" + p + "-ns"})
 		}

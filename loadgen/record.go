@@ -15,6 +15,7 @@ const (
 	ErrStall     = "stall"     // no event within the stall timeout
 	ErrDeadline  = "deadline"  // the request deadline passed
 	ErrNoContent = "no-content"
+	ErrTruncated = "truncated" // the body ended before [DONE]
 	ErrCanceled  = "canceled" // the run was stopped; not the server's fault
 )
 
@@ -22,6 +23,9 @@ const (
 const (
 	TokensFromUsage  = "usage"  // usage.completion_tokens
 	TokensFromChunks = "chunks" // no usage sent: one token per content event
+	// usage.completion_tokens was below the number of content events,
+	// which cannot be: the events were counted instead.
+	TokensUsageTooLow = "chunks-usage-too-low"
 
 	ITLPerChunkUsage = "per-chunk-usage" // cumulative usage on every chunk (vLLM continuous_usage_stats)
 	ITLOnePerEvent   = "one-per-event"   // as many content events as tokens

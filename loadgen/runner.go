@@ -88,7 +88,10 @@ func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request
 				rec := d.Do(ctx, request(i), epoch)
 				rec.Index = i
 				rec.Warmup = i < l.Warmup
-				if rec.ErrorKind != ErrCanceled && ctx.Err() != nil && !rec.OK() {
+				// A request cut off by the end of the run is not the
+				// server's failure; one that failed on its own (an HTTP
+				// error, a malformed event) stays what it was.
+				if ctx.Err() != nil && (rec.ErrorKind == ErrTransport || rec.ErrorKind == ErrStall || rec.ErrorKind == ErrDeadline) {
 					rec.ErrorKind = ErrCanceled
 				}
 				mu.Lock()

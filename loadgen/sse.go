@@ -41,8 +41,10 @@ type SSEEvent struct {
 // ends, a space before the line end (TensorRT-LLM), "data:" with or without
 // the space, comment lines (": ping"), other fields (event:, id:, retry:),
 // several data lines per event, and events split across or merged within
-// reads. An event still open at end of stream is dispatched too: a server
-// that closes after its last data line has still sent it.
+// reads. At the end of the stream, an event whose data lines are complete
+// but which lacks its blank line is dispatched (a server that closes after
+// "data: [DONE]\n" has still sent it); a stream that ends inside a line
+// was cut, and Next returns io.ErrUnexpectedEOF.
 type SSEReader struct {
 	r   io.Reader
 	now func() time.Time
@@ -164,10 +166,11 @@ func (s *SSEReader) line() (line []byte, ok bool, err error) {
 			}
 		}
 		if s.eof {
-			if s.start < s.end { // a last line without terminator
-				line = s.buf[s.start:s.end]
+			if s.start < s.end && s.err == io.EOF {
+				// The body ended inside a line: the stream was cut, not
+				// finished (the SSE spec discards such an event).
 				s.start = s.end
-				return line, true, nil
+				return nil, false, io.ErrUnexpectedEOF
 			}
 			return nil, false, s.err
 		}

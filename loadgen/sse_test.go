@@ -77,8 +77,7 @@ func TestSSEFramings(t *testing.T) {
 		{"multi-line data", "data: a\ndata: b\n\n", []string{"a\nb"}},
 		{"empty data", "data:\n\ndata: x\n\n", []string{"", "x"}},
 		{"blank lines only", "\n\n\r\n", nil},
-		{"last event without blank line", "data: a\n\ndata: [DONE]", []string{"a", "[DONE]"}},
-		{"last event without any line end", "data: a", []string{"a"}},
+		{"last event without blank line", "data: a\n\ndata: [DONE]\n", []string{"a", "[DONE]"}},
 		{"field without colon", "data\n\n", []string{""}},
 	}
 	for _, tc := range cases {
@@ -112,11 +111,17 @@ func TestSSEStampsTheCompletingRead(t *testing.T) {
 }
 
 func TestSSEErrors(t *testing.T) {
+	// A body that ends inside a line was cut: the partial event is not
+	// dispatched, and the error says so.
+	data, _, err := readAll(t, strings.NewReader("data: a\n\ndata: {\"choi"))
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, []string{"a"}, data)
+
 	// A connection cut mid-stream surfaces the transport error after the
 	// complete events.
 	cut := errors.New("connection reset by peer")
 	r := io.MultiReader(strings.NewReader("data: a\n\ndata: b"), iotest.ErrReader(cut))
-	data, _, err := readAll(t, r)
+	data, _, err = readAll(t, r)
 	assert.ErrorIs(t, err, cut)
 	assert.Equal(t, []string{"a"}, data)
 
@@ -146,7 +151,8 @@ func FuzzSSEReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
 		whole, _, err := readAll(t, bytes.NewReader(in))
-		if err != nil {
+		wholeCut := errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !wholeCut {
 			t.Fatalf("whole input: %v", err)
 		}
 		step := int(cut%16) + 1
@@ -155,8 +161,11 @@ func FuzzSSEReader(f *testing.F) {
 			pieces = append(pieces, string(in[i:min(i+step, len(in))]))
 		}
 		split, _, err := readAll(t, &chunkedReader{pieces: pieces})
-		if err != nil {
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("split input: %v", err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) != wholeCut {
+			t.Fatalf("end of stream depends on reads: whole %v, split %v", wholeCut, err)
 		}
 		if !equalStrings(whole, split) {
 			t.Fatalf("framing depends on reads: whole %q, split by %d %q", whole, step, split)

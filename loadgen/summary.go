@@ -88,7 +88,7 @@ func Summarize(records []Record, slo SLO) Summary {
 		tokenSrc, itlSrc                          = map[string]int{}, map[string]int{}
 		minShort                                  = -1
 	)
-	any := false
+	any, anyDone := false, false
 	for i := range records {
 		r := &records[i]
 		if r.Warmup {
@@ -99,12 +99,8 @@ func Summarize(records []Record, slo SLO) Summary {
 			continue
 		}
 		s.Requests++
-		end := r.Sent + r.End
 		if !any || r.Sent < first {
 			first = r.Sent
-		}
-		if !any || end > last {
-			last = end
 		}
 		any = true
 		if !r.OK() {
@@ -118,6 +114,12 @@ func Summarize(records []Record, slo SLO) Summary {
 			continue
 		}
 		s.Completed++
+		// The load ends with the last completion: a request failing
+		// later (a stall at the end of a cell) would stretch the
+		// duration without adding a token.
+		if end := r.Sent + r.End; !anyDone || end > last {
+			last, anyDone = end, true
+		}
 		s.PromptTokens += r.PromptTokens
 		s.OutputTokens += r.OutputTokens
 		tokenSrc[r.TokenSource]++
@@ -155,7 +157,9 @@ func Summarize(records []Record, slo SLO) Summary {
 	if s.Requests > 0 {
 		s.ErrorRate = float64(s.Failed) / float64(s.Requests)
 	}
-	s.Duration = last - first
+	if anyDone {
+		s.Duration = last - first
+	}
 	if sec := s.Duration.Seconds(); sec > 0 {
 		s.OutputTokPerSec = float64(s.OutputTokens) / sec
 		s.TotalTokPerSec = float64(s.OutputTokens+s.PromptTokens) / sec
@@ -178,6 +182,9 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	if tokenSrc[TokensFromChunks] > 0 {
 		s.flag("output tokens of %d requests counted from content events: the server sent no usage", tokenSrc[TokensFromChunks])
+	}
+	if tokenSrc[TokensUsageTooLow] > 0 {
+		s.flag("usage.completion_tokens of %d requests was below their number of content events: the events were counted instead", tokenSrc[TokensUsageTooLow])
 	}
 	if itlSrc[ITLApportioned] > 0 {
 		s.flag("ITL estimated for %d requests: events carried several tokens, apportioned by text length", itlSrc[ITLApportioned])

@@ -122,17 +122,35 @@ func TestApportion(t *testing.T) {
 }
 
 func TestMetricsUnits(t *testing.T) {
-	s := Summarize([]Record{rec(0, 100*ms, 10*ms, 11, 11)}, SLO{TTFT: time.Second})
+	var recs []Record
+	for i := 0; i < 100; i++ {
+		recs = append(recs, rec(time.Duration(i)*ms, 100*ms, 10*ms, 11, 11))
+	}
+	s := Summarize(recs, SLO{TTFT: time.Second})
 	units := map[string]float64{}
 	for _, m := range s.Metrics() {
 		units[m.Unit] = m.Value
 	}
-	for _, u := range []string{"ttft-p50-ns", "ttft-p99-ns", "tpot-p50-ns", "tpot-p99-ns", "itl-p99-ns",
-		"e2e-p50-ns", "e2e-p99-ns", "tok/s", "req/s", "tok/s/user", "err-%", "goodput-req/s"} {
+	for _, u := range []string{"ttft-p50-ns", "ttft-p90-ns", "ttft-p99-ns", "tpot-p50-ns", "tpot-p99-ns", "itl-p50-ns", "itl-p99-ns",
+		"e2e-p50-ns", "e2e-p99-ns", "tok/s", "total-tok/s", "req/s", "tok/s/user", "err-%", "goodput-req/s"} {
 		assert.Contains(t, units, u)
 	}
 	assert.InDelta(t, float64(100*ms), units["ttft-p50-ns"], 1)
 	assert.Zero(t, units["err-%"])
+
+	// 15 requests: p99 (needs 100) is left out of the metrics, p90 stays;
+	// the ITL pools 150 gaps, so its p99 stays.
+	few := Summarize(recs[:15], SLO{})
+	units = map[string]float64{}
+	for _, m := range few.Metrics() {
+		units[m.Unit] = m.Value
+	}
+	assert.Contains(t, units, "ttft-p90-ns")
+	assert.NotContains(t, units, "ttft-p99-ns")
+	assert.NotContains(t, units, "e2e-p99-ns")
+	assert.Contains(t, units, "itl-p99-ns")
+	assert.NotZero(t, few.TTFT.P99, "still in the summary, flagged")
+	assert.NotEmpty(t, few.TTFT.Flags)
 
 	// Nothing completed: no latency metric, but the error rate.
 	none := Summarize([]Record{{ErrorKind: ErrHTTP}}, SLO{})

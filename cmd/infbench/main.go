@@ -31,31 +31,69 @@ and report.md into the results folder.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "infbench:", err)
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	code := exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a command line run cannot act on; the usage is already
+// printed. It matches flag.ErrHelp. An empty reason adds nothing to the
+// usage.
+type usageError struct{ reason string }
+
+func (e usageError) Error() string {
+	if e.reason == "" {
+		return flag.ErrHelp.Error()
 	}
+	return e.reason
+}
+
+func (e usageError) Is(target error) bool { return target == flag.ErrHelp }
+
+// exitCode reports err on stderr and returns the process's exit status: 0,
+// 2 for a usage error (its usage is already printed, so only a reason, if
+// any, is added), 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		if ue.reason != "" {
+			fmt.Fprintln(stderr, "infbench:", ue.reason)
+		}
+		return 2
+	case errors.Is(err, flag.ErrHelp): // -h: the flag package printed the usage
+		return 2
+	}
+	fmt.Fprintln(stderr, "infbench:", err)
+	return 1
 }
 
 // run executes the command line args (without the program name).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "report" {
 		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("want a subcommand: %w", flag.ErrHelp)
+		if len(args) == 0 {
+			return usageError{}
+		}
+		return usageError{fmt.Sprintf("unknown subcommand %q (want report)", args[0])}
 	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	img := fs.String("img", "", "also copy the PNG charts to this folder (e.g. docs/img)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		return usageError{} // the flag package printed the error and the usage
 	}
-	if fs.NArg() != 1 {
+	switch fs.NArg() {
+	case 1:
+	case 0:
 		fs.Usage()
-		return fmt.Errorf("report: want one results folder, got %d arguments: %w", fs.NArg(), flag.ErrHelp)
+		return usageError{}
+	default:
+		fs.Usage()
+		return usageError{fmt.Sprintf("report: want one results folder, got %d arguments", fs.NArg())}
 	}
 	dir := fs.Arg(0)
 	opts := []report.Option{report.WithLog(stderr)}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,47 @@ func TestUsageErrors(t *testing.T) {
 	err := run(t.Context(), []string{"report", filepath.Join(t.TempDir(), "missing")}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "run.json") {
 		t.Errorf("missing folder: err %v, want one naming run.json", err)
+	}
+}
+
+// TestExitCodes: a usage error prints the usage and exits 2 without the
+// flag package's "flag: help requested" trailer; other errors exit 1.
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		lastLine string // of stderr
+	}{
+		{[]string{"report"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
+		{nil, 2, "and report.md into the results folder."},
+		{[]string{"report", "-h"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
+		{[]string{"report", "-x", "dir"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
+		{[]string{"plot"}, 2, `infbench: unknown subcommand "plot" (want report)`},
+		{[]string{"report", "a", "b"}, 2, "infbench: report: want one results folder, got 2 arguments"},
+		{[]string{"report", filepath.Join(t.TempDir(), "missing")}, 1, ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := exitCode(run(t.Context(), tc.args, &out, &errOut), &errOut)
+		stderr := errOut.String()
+		if code != tc.code {
+			t.Errorf("args %q: exit %d, want %d; stderr %q", tc.args, code, tc.code, stderr)
+		}
+		if strings.Contains(stderr, "help requested") {
+			t.Errorf("args %q: stderr %q mentions the flag package's ErrHelp", tc.args, stderr)
+		}
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		last := strings.TrimSpace(lines[len(lines)-1])
+		if tc.lastLine != "" && last != tc.lastLine {
+			t.Errorf("args %q: stderr ends %q, want %q", tc.args, last, tc.lastLine)
+		}
+		if tc.code == 2 && !strings.Contains(stderr, "usage: infbench report") {
+			t.Errorf("args %q: stderr %q lacks the usage", tc.args, stderr)
+		}
+		if tc.code == 1 && !strings.HasPrefix(last, "infbench: ") {
+			t.Errorf("args %q: stderr ends %q, want the error", tc.args, last)
+		}
+	}
+	if code := exitCode(nil, io.Discard); code != 0 {
+		t.Errorf("exitCode(nil) = %d", code)
 	}
 }
