@@ -3,9 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )

@@ -16,7 +16,7 @@ const (
 	ErrDeadline  = "deadline"  // the request deadline passed
 	ErrNoContent = "no-content"
 	ErrTruncated = "truncated" // the body ended before [DONE]
-	ErrCanceled  = "canceled" // the run was stopped; not the server's fault
+	ErrCanceled  = "canceled"  // the run was stopped; not the server's fault
 )
 
 // Token and ITL sources recorded per request.
