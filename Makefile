@@ -32,12 +32,14 @@ lint:
 	go vet ./...
 	go vet -tags=gpu ./...
 
-## compare: benchstat OLD against NEW (make compare OLD=a.txt NEW=b.txt)
+## compare: benchstat OLD against NEW (make compare OLD=a.txt NEW=b.txt).
+## -table "": each run prints its own configuration lines (seed, image digests),
+## which benchstat would otherwise put in separate tables instead of comparing.
 compare:
 	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make compare OLD=old.txt NEW=new.txt"; exit 2; }
-	go tool benchstat $(OLD) $(NEW)
+	go tool benchstat -table "" $(OLD) $(NEW)
 
 ## engines: engines side by side from one results file (make engines IN=bench.txt)
 engines:
 	@test -n "$(IN)" || { echo "usage: make engines IN=bench.txt"; exit 2; }
-	go tool benchstat -col /engine -row /conc,/prompt $(IN)
+	go tool benchstat -table "" -col /engine -row /conc,/prompt $(IN)

@@ -63,6 +63,7 @@ func (c *Container) Spec() Spec { return c.spec }
 // the log's last lines.
 func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 	s := c.spec
+	quietTestcontainers() // before testcontainers.Run's first Docker client
 	done := make(chan struct{})
 	defer close(done)
 	startCtx, cancel := context.WithCancel(ctx)
@@ -106,10 +107,15 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 			return Endpoint{}, herr
 		}
 	}
-	if n, lerr := removeLeftovers(startCtx, s.Name); lerr != nil {
+	n, warnings, lerr := removeLeftovers(startCtx, s.Name)
+	for _, w := range warnings {
+		fmt.Fprintf(c.o.stderr, "[infbench] engine %s: warning: %s\n", s.Name, w)
+	}
+	if lerr != nil {
 		return Endpoint{}, fmt.Errorf("engine %q: %w", s.Name, lerr)
-	} else if n > 0 {
-		fmt.Fprintf(os.Stderr, "[infbench] engine %s: removed %d container(s) left by an earlier run\n", s.Name, n)
+	}
+	if n > 0 {
+		fmt.Fprintf(c.o.stderr, "[infbench] engine %s: removed %d container(s) left by an earlier run\n", s.Name, n)
 	}
 	logs, err := c.openLog()
 	if err != nil {
@@ -283,7 +289,7 @@ func (c *Container) follow(ctx context.Context, id string, logs *logSink) {
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
-		cli, err := testcontainers.NewDockerClientWithOpts(fctx)
+		cli, err := newDockerClient(fctx)
 		if err != nil {
 			fmt.Fprintf(logs, "[infbench] cannot follow the container log: %v\n", err)
 			return

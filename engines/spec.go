@@ -59,6 +59,11 @@ type Spec struct {
 const (
 	LabelManaged = "io.infbench.managed" // "true"
 	LabelEngine  = "io.infbench.engine"  // engine name
+	// The process that started the container, so that a later run removes
+	// only what a dead process left, never another live run's container.
+	LabelPID  = "io.infbench.pid"  // its PID on LabelHost
+	LabelHost = "io.infbench.host" // its host name
+	LabelRun  = "io.infbench.run"  // a random id per process
 )
 
 // ResolveSpec resolves a container engine entry for the run's profile.
@@ -71,7 +76,8 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 	s := Spec{Name: e.Name, Image: c.Image, Port: c.Port, Version: c.Version, Metrics: c.Metrics,
 		Startup: c.Startup, GPU: c.GPU, IPCHost: c.IPC == "host", ShmBytes: int64(c.ShmGB * 1e9),
 		Ulimits: c.Ulimits, HFCache: c.HFCache, Env: c.Env, PassEnv: c.PassEnv, Accepted: c.AcceptedFields,
-		Labels: map[string]string{LabelManaged: "true", LabelEngine: e.Name}}
+		Labels: self.labels()}
+	s.Labels[LabelManaged], s.Labels[LabelEngine] = "true", e.Name
 	if s.Startup == 0 {
 		s.Startup = config.DefaultStartup
 	}
