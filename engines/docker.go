@@ -2,6 +2,7 @@ package engines
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	stdlog "log"
@@ -105,8 +106,7 @@ type owner struct {
 
 var self = func() owner {
 	host, _ := os.Hostname()
-	return owner{pid: os.Getpid(), host: host, run: strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid()),
-		start: time.Now()}
+	return owner{pid: os.Getpid(), host: host, run: rand.Text(), start: time.Now()}
 }()
 
 // labels are the owner labels set on every container.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -289,6 +291,54 @@ func TestDockerEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("leftovers of other runs", func(t *testing.T) {
+		name := "e2e-left-" + id
+		host, _ := os.Hostname()
+		dead := exec.Command(os.Args[0], "-test.run=^$")
+		if err := dead.Run(); err != nil {
+			t.Fatal(err)
+		}
+		create := func(pid int, run string) string {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Image: image, Config: &container.Config{Labels: map[string]string{
+				engines.LabelManaged: "true", engines.LabelEngine: name,
+				engines.LabelPID: strconv.Itoa(pid), engines.LabelHost: host, engines.LabelRun: run}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				_, _ = cli.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true})
+			})
+			return res.ID[:12]
+		}
+		live := create(os.Getppid(), "e2e-live-run") // go test: alive while this test runs
+		gone := create(dead.Process.Pid, "e2e-dead-run")
+		var stderr syncBuffer
+		eng, err := engines.New(simEngine(name, image), run, engines.WithLogDir(t.TempDir()), engines.WithStderr(&stderr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = eng.Start(t.Context())
+		if serr := eng.Stop(context.Background()); serr != nil {
+			t.Error(serr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := leftovers(t, cli, name)
+		if len(left) != 1 || !strings.HasPrefix(left[0], live+" ") {
+			t.Errorf("containers after the run: %v; want only %s (a live process's), not %s (a dead one's)", left, live, gone)
+		}
+		out := stderr.String()
+		for _, s := range []string{"removed 1 container(s) left by an earlier run", "warning: container " + live,
+			"still running", "docker rm -f " + live} {
+			if !strings.Contains(out, s) {
+				t.Errorf("stderr lacks %q:\n%s", s, out)
+			}
+		}
+	})
+
 	t.Run("failure carries the log tail", func(t *testing.T) {
 		name := "e2e-fail-" + id
 		eng, err := engines.New(simEngine(name, image, "-no-such-flag"), run, engines.WithLogDir(t.TempDir()))
@@ -315,4 +365,22 @@ func TestDockerEndToEnd(t *testing.T) {
 			t.Error("a failure is not a skip")
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
