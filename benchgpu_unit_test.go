@@ -2,6 +2,8 @@ package infbench_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/gpumem"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/report"
+	"github.com/infbench/infbench/resultsdir"
 )
 
 // Where NVML is absent, as on CI, the benchmark path reports nothing
@@ -65,5 +72,54 @@ func TestTelemetryWithMockGPU(t *testing.T) {
 	assert.Equal(t, 90.0, units["gpu-util-%"])
 	for u := range units {
 		assert.False(t, strings.Contains(u, " "), u)
+	}
+}
+
+// The samples gpumem writes are what the report's memory and power charts
+// read: a results folder with one simulated cell and gpu-sim.jsonl written
+// by a sampler over the H100 mock renders both charts.
+func TestGPUSamplesReachTheReport(t *testing.T) {
+	dir := t.TempDir()
+	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
+	require.NoError(t, err)
+	defer l.Close()
+	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), GPU: "NVIDIA H100 80GB HBM3",
+		Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
+	require.NoError(t, err)
+
+	lib := dgxh100.New()
+	dev := lib.Devices[0].(*server.Device)
+	var used atomic.Uint64
+	used.Store(1 << 30)
+	dev.GetMemoryInfo_v2Func = func() (nvml.Memory_v2, nvml.Return) {
+		u := used.Add(1 << 28) // the engine loads while the cell runs
+		return nvml.Memory_v2{Version: 2, Total: 80 << 30, Used: u, Free: 80<<30 - u}, nvml.SUCCESS
+	}
+	dev.GetPowerUsageFunc = func() (uint32, nvml.Return) { return 350_000, nvml.SUCCESS }
+	g, why := openTelemetry(true, lib, gpumem.WithInterval(2*time.Millisecond))
+	require.NotNil(t, g, why)
+	defer g.Close()
+	f, err := os.Create(filepath.Join(dir, "gpu-sim.jsonl"))
+	require.NoError(t, err)
+	s := g.Start(t.Context(), f)
+
+	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 2)
+	require.NoError(t, err)
+	defer client.Close()
+	cell := infbench.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
+	key := resultsdir.Key{Cell: cell.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
+	_, sum, err := infbench.RunCell(t.Context(), client, cell, infbench.NewSalter(1), w.Sink(key), nil)
+	require.NoError(t, err)
+	require.NoError(t, w.AddSummary(key, sum))
+	gs := s.Stop()
+	require.NoError(t, f.Close())
+	require.NoError(t, w.Close())
+	require.Greater(t, gs.Samples, 2)
+
+	require.NoError(t, report.Render(t.Context(), dir))
+	for _, png := range []string{"gpu-memory.png", "gpu-power.png"} {
+		st, err := os.Stat(filepath.Join(dir, png))
+		require.NoError(t, err, "%s rendered from gpumem's samples", png)
+		assert.Greater(t, st.Size(), int64(1000))
 	}
 }
