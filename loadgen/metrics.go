@@ -14,7 +14,9 @@ type Metric struct {
 // A percentile computed from too few samples to mean what it says (see
 // MinSamples: p99 needs 100) is left out rather than reported as if it
 // did: it stays, flagged, in the Summary. A distribution without samples
-// contributes nothing; goodput-req/s appears only when an SLO is set.
+// contributes nothing; goodput-req/s appears only when an SLO is set. An
+// open loop adds ttft-sched-*, e2e-sched-* (latency from the time each
+// request was due) and sent-req/s (the request rate it achieved).
 func (s Summary) Metrics() []Metric {
 	var m []Metric
 	dist := func(d Dist, name string, ps ...string) {
@@ -33,6 +35,13 @@ func (s Summary) Metrics() []Metric {
 	dist(s.TPOT, "tpot", "p50", "p99")
 	dist(s.ITL, "itl", "p50", "p99")
 	dist(s.E2E, "e2e", "p50", "p99")
+	if s.Paced {
+		dist(s.TTFTFromSchedule, "ttft-sched", "p50", "p99")
+		dist(s.E2EFromSchedule, "e2e-sched", "p50", "p99")
+		if s.SentReqPerSec > 0 {
+			m = append(m, Metric{s.SentReqPerSec, "sent-req/s"})
+		}
+	}
 	if s.Completed > 0 {
 		m = append(m,
 			Metric{s.OutputTokPerSec, "tok/s"},

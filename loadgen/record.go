@@ -39,7 +39,11 @@ type Record struct {
 	Index  int  `json:"index"`
 	Warmup bool `json:"warmup,omitempty"`
 
-	Sent time.Duration `json:"sent_ns"`           // send time, from the start of the run
+	Sent time.Duration `json:"sent_ns"` // send time, from the start of the run
+	// Paced records come from an open loop: Scheduled is when the request
+	// was due, from the start of the run (Sent − Scheduled is the lag).
+	Paced     bool          `json:"paced,omitempty"`
+	Scheduled time.Duration `json:"scheduled_ns,omitempty"`
 	TTFB time.Duration `json:"ttfb_ns,omitempty"` // first response byte
 	TTFT time.Duration `json:"ttft_ns,omitempty"` // first content-bearing event
 	E2E  time.Duration `json:"e2e_ns,omitempty"`  // last content-bearing event

@@ -70,7 +70,16 @@ type Summary struct {
 	UserSpeed Dist `json:"user_tok_per_s"`
 	OutputLen Dist `json:"output_tokens_dist"`
 
-	TokenSource string `json:"token_source"`  // usage, chunks or mixed
+	// Open loop only (Paced records): latency measured from the time each
+	// request was due rather than sent, the lag between the two, and the
+	// request rate the loop achieved (measured sends / their span).
+	Paced            bool    `json:"paced,omitempty"`
+	SendLag          Dist    `json:"send_lag_ns"`
+	TTFTFromSchedule Dist    `json:"ttft_from_schedule_ns"`
+	E2EFromSchedule  Dist    `json:"e2e_from_schedule_ns"`
+	SentReqPerSec    float64 `json:"sent_req_per_s,omitempty"`
+
+	TokenSource string `json:"token_source"` // usage, chunks or mixed
 	ITLSource   string `json:"itl_source"`    // see Record.ITLSource; mixed if several
 	ShortOutput int    `json:"short_outputs"` // completed with fewer tokens than max_tokens
 	// Flags spell out everything that weakens a number: small samples,
@@ -83,6 +92,8 @@ func Summarize(records []Record, slo SLO) Summary {
 	s := Summary{SLO: slo, Errors: map[string]int{}}
 	var (
 		ttft, ttfb, e2e, tpot, itl, speed, outLen []float64
+		lag, ttftSched, e2eSched                  []float64
+		firstSend, lastSend                       time.Duration
 		first, last                               time.Duration
 		seen                                      = map[string]bool{}
 		tokenSrc, itlSrc                          = map[string]int{}, map[string]int{}
@@ -101,6 +112,16 @@ func Summarize(records []Record, slo SLO) Summary {
 		s.Requests++
 		if !any || r.Sent < first {
 			first = r.Sent
+		}
+		if r.Paced {
+			s.Paced = true
+			lag = append(lag, float64(r.Sent-r.Scheduled))
+			if !any || r.Sent < firstSend {
+				firstSend = r.Sent
+			}
+			if !any || r.Sent > lastSend {
+				lastSend = r.Sent
+			}
 		}
 		any = true
 		if !r.OK() {
@@ -125,6 +146,10 @@ func Summarize(records []Record, slo SLO) Summary {
 		tokenSrc[r.TokenSource]++
 		itlSrc[r.ITLSource]++
 		ttft = append(ttft, float64(r.TTFT))
+		if r.Paced {
+			ttftSched = append(ttftSched, float64(r.Sent-r.Scheduled+r.TTFT))
+			e2eSched = append(e2eSched, float64(r.Sent-r.Scheduled+r.E2E))
+		}
 		ttfb = append(ttfb, float64(r.TTFB))
 		e2e = append(e2e, float64(r.E2E))
 		outLen = append(outLen, float64(r.OutputTokens))
@@ -169,6 +194,12 @@ func Summarize(records []Record, slo SLO) Summary {
 	s.TTFT, s.TTFB, s.E2E = NewDist(ttft), NewDist(ttfb), NewDist(e2e)
 	s.TPOT, s.ITL, s.UserSpeed = NewDist(tpot), NewDist(itl), NewDist(speed)
 	s.OutputLen = NewDist(outLen)
+	if s.Paced {
+		s.SendLag, s.TTFTFromSchedule, s.E2EFromSchedule = NewDist(lag), NewDist(ttftSched), NewDist(e2eSched)
+		if span := (lastSend - firstSend).Seconds(); span > 0 && s.Requests > 1 {
+			s.SentReqPerSec = float64(s.Requests-1) / span
+		}
+	}
 	s.TokenSource, s.ITLSource = oneOrMixed(tokenSrc), oneOrMixed(itlSrc)
 
 	if s.Completed < s.Requests || s.Requests == 0 {

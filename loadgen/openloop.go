@@ -1,0 +1,154 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// OpenLoop sends requests at precomputed absolute times, whatever the
+// server does: arrivals at Rate requests/s with gamma-distributed gaps of
+// shape Burstiness (1 is a Poisson process; below 1 burstier, above 1
+// more regular). A request whose time has come while MaxInFlight are
+// already in flight waits for a slot; its latency is then measured from
+// its scheduled time as well as from its actual send (Record.Scheduled),
+// so a slow server cannot hide its queueing by slowing the client down
+// (no coordinated omission).
+type OpenLoop struct {
+	Rate        float64 // requests per second
+	Burstiness  float64 // gamma shape; 0 means 1 (Poisson)
+	Warmup      int     // first requests, excluded from the summary
+	Requests    int     // measured requests
+	MaxInFlight int     // cap on concurrent requests (connections); 0 means 1024
+	Seed        uint64  // schedule seed: the same seed gives the same schedule
+}
+
+// Validate reports a loop that cannot run.
+func (l OpenLoop) Validate() error {
+	switch {
+	case !(l.Rate > 0) || math.IsInf(l.Rate, 0):
+		return fmt.Errorf("rate %v: must be a positive number of requests per second", l.Rate)
+	case l.Burstiness < 0:
+		return fmt.Errorf("burstiness %v: must be positive (1 is Poisson)", l.Burstiness)
+	case l.Requests < 1:
+		return fmt.Errorf("requests %d: must be at least 1", l.Requests)
+	case l.Warmup < 0:
+		return fmt.Errorf("warmup %d: must not be negative", l.Warmup)
+	}
+	return nil
+}
+
+// Schedule returns the send offsets of all Warmup+Requests requests, from
+// the start of the run. The first request is sent at once.
+func (l OpenLoop) Schedule() []time.Duration {
+	shape := l.Burstiness
+	if shape == 0 {
+		shape = 1
+	}
+	rng := rand.New(rand.NewPCG(l.Seed, 0x1f8ec0de))
+	n := l.Warmup + l.Requests
+	out := make([]time.Duration, n)
+	var t float64 // seconds
+	for i := 1; i < n; i++ {
+		// Gamma(shape, θ) with mean shape·θ = 1/rate.
+		t += gamma(rng, shape) / (shape * l.Rate)
+		out[i] = time.Duration(t * float64(time.Second))
+	}
+	return out
+}
+
+// gamma draws from Gamma(shape, 1) (Marsaglia and Tsang, 2000; for
+// shape < 1, the boost X·U^(1/shape)).
+func gamma(rng *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		return gamma(rng, shape+1) * math.Pow(rng.Float64(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
+// Run drives d with the loop; request and sink are as for ClosedLoop.Run.
+// Records carry Scheduled, their planned send offset. When ctx is
+// cancelled no new request starts and the ones in flight end with
+// ErrorKind ErrCanceled.
+func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	sched := l.Schedule()
+	limit := l.MaxInFlight
+	if limit <= 0 {
+		limit = 1024
+	}
+	slots := make(chan struct{}, limit)
+	records := make([]Record, len(sched))
+	started := make([]bool, len(sched))
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		epoch = time.Now()
+		timer = time.NewTimer(0)
+	)
+	defer timer.Stop()
+	<-timer.C
+dispatch:
+	for i, at := range sched {
+		if wait := time.Until(epoch.Add(at)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				break dispatch
+			}
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break dispatch
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			rec := d.Do(ctx, request(i), epoch)
+			rec.Index = i
+			rec.Warmup = i < l.Warmup
+			rec.Paced, rec.Scheduled = true, sched[i]
+			if ctx.Err() != nil && (rec.ErrorKind == ErrTransport || rec.ErrorKind == ErrStall || rec.ErrorKind == ErrDeadline) {
+				rec.ErrorKind = ErrCanceled
+			}
+			mu.Lock()
+			records[i], started[i] = rec, true
+			if sink != nil {
+				sink(rec)
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	out := records[:0]
+	for i := range records {
+		if started[i] {
+			out = append(out, records[i])
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("run stopped after %d of %d requests: %w", len(out), len(sched), context.Cause(ctx))
+	}
+	return out, nil
+}

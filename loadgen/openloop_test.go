@@ -1,0 +1,124 @@
+package loadgen
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func gapStats(s []time.Duration) (mean, cv float64) {
+	var gaps []float64
+	for i := 1; i < len(s); i++ {
+		gaps = append(gaps, (s[i] - s[i-1]).Seconds())
+	}
+	d := NewDist(gaps)
+	return d.Mean, d.Std / d.Mean
+}
+
+func TestOpenLoopSchedule(t *testing.T) {
+	poisson := OpenLoop{Rate: 50, Requests: 20000, Seed: 1}.Schedule()
+	require.Len(t, poisson, 20000)
+	assert.Zero(t, poisson[0], "the first request goes at once")
+	mean, cv := gapStats(poisson)
+	// 20,000 exponential gaps: the sample mean is within 3% of 1/rate and
+	// the coefficient of variation within 5% of 1 (both > 4 standard
+	// errors).
+	assert.InDelta(t, 0.02, mean, 0.02*0.03)
+	assert.InDelta(t, 1, cv, 0.05, "Poisson gaps have CV 1")
+
+	regular := OpenLoop{Rate: 50, Burstiness: 4, Requests: 20000, Seed: 1}.Schedule()
+	_, cv = gapStats(regular)
+	assert.InDelta(t, 0.5, cv, 0.03, "gamma shape 4: CV 1/√4")
+	bursty := OpenLoop{Rate: 50, Burstiness: 0.25, Requests: 20000, Seed: 1}.Schedule()
+	mean, cv = gapStats(bursty)
+	assert.InDelta(t, 0.02, mean, 0.02*0.06)
+	assert.InDelta(t, 2, cv, 0.15, "gamma shape 1/4: CV 2")
+
+	assert.Equal(t, poisson, OpenLoop{Rate: 50, Requests: 20000, Seed: 1}.Schedule(), "same seed, same schedule")
+	assert.NotEqual(t, poisson[1:10], OpenLoop{Rate: 50, Requests: 20000, Seed: 2}.Schedule()[1:10])
+}
+
+func TestOpenLoopValidate(t *testing.T) {
+	for _, l := range []OpenLoop{{Rate: 0, Requests: 1}, {Rate: math.Inf(1), Requests: 1}, {Rate: 1}, {Rate: 1, Requests: 1, Burstiness: -1}} {
+		_, err := l.Run(context.Background(), nil, nil, nil)
+		assert.Error(t, err, "%+v", l)
+	}
+}
+
+// Against a fast server the loop keeps to its schedule: it sends at the
+// rate asked for, and latency from the schedule equals latency from the
+// send.
+func TestOpenLoopKeepsItsRate(t *testing.T) {
+	srv := newStreamServer(t, 5*ms, ms, 3)
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m", IncludeUsage: true}, 64)
+	require.NoError(t, err)
+	defer c.Close()
+	loop := OpenLoop{Rate: 200, Warmup: 20, Requests: 200, Seed: 7, MaxInFlight: 64}
+	recs, err := loop.Run(context.Background(), c, func(int) Request { return Request{Prompt: "p", MaxTokens: 3} }, nil)
+	require.NoError(t, err)
+	require.Len(t, recs, 220)
+	for i, r := range recs {
+		require.True(t, r.Paced)
+		require.Equal(t, i, r.Index)
+		assert.GreaterOrEqual(t, r.Sent, r.Scheduled, "never sent early")
+	}
+	s := Summarize(recs, SLO{})
+	require.Equal(t, 200, s.Completed, s.FirstErrors)
+	require.True(t, s.Paced)
+	// The achieved rate of 200 Poisson sends has a standard error of
+	// about 7%; 25% is far outside chance, and a loop that waited for
+	// responses (a closed loop in disguise) would be far below it.
+	assert.InDelta(t, 200, s.SentReqPerSec, 50)
+	assert.Less(t, s.SendLag.P50, float64(5*ms), "sends go out on time")
+}
+
+// A server slower than the offered load: with one slot, requests queue in
+// the client. A closed loop (or a client that stamps only the actual send)
+// would report the server's own TTFT; measured from the schedule, the
+// queueing shows.
+func TestOpenLoopHasNoCoordinatedOmission(t *testing.T) {
+	srv := newStreamServer(t, 20*ms, ms, 2)
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m", IncludeUsage: true}, 1)
+	require.NoError(t, err)
+	defer c.Close()
+	// 100 requests/s offered, about 45 served: the backlog grows.
+	loop := OpenLoop{Rate: 100, Burstiness: 100, Requests: 40, Seed: 3, MaxInFlight: 1}
+	recs, err := loop.Run(context.Background(), c, func(int) Request { return Request{Prompt: "p", MaxTokens: 2} }, nil)
+	require.NoError(t, err)
+	s := Summarize(recs, SLO{})
+	require.Equal(t, 40, s.Completed, s.FirstErrors)
+	t.Logf("TTFT from send p50 %v; from schedule p50 %v, max %v; send lag max %v",
+		time.Duration(s.TTFT.P50), time.Duration(s.TTFTFromSchedule.P50), time.Duration(s.TTFTFromSchedule.Max), time.Duration(s.SendLag.Max))
+	assert.Less(t, s.TTFT.P50, float64(60*ms), "the server itself answers in ~20 ms")
+	assert.Greater(t, s.TTFTFromSchedule.Max, float64(200*ms), "the backlog: the last request waited for ~20 before it")
+	assert.Greater(t, s.TTFTFromSchedule.P50, 3*s.TTFT.P50)
+	assert.Less(t, s.SentReqPerSec, 70.0, "the loop reports the rate it achieved, not the one asked for")
+
+	units := map[string]bool{}
+	for _, m := range s.Metrics() {
+		units[m.Unit] = true
+	}
+	assert.True(t, units["ttft-sched-p50-ns"] && units["sent-req/s"], "%v", units)
+}
+
+func TestOpenLoopStopsOnCancel(t *testing.T) {
+	srv := newStreamServer(t, 10*ms, 10*ms, 1000)
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m"}, 8)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
+	defer cancel()
+	start := time.Now()
+	recs, err := OpenLoop{Rate: 20, Requests: 1000, MaxInFlight: 8}.Run(ctx, c, func(int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.NotEmpty(t, recs)
+	assert.Less(t, len(recs), 1000)
+	for _, r := range recs {
+		assert.Equal(t, ErrCanceled, r.ErrorKind)
+	}
+}
