@@ -44,10 +44,10 @@ type Record struct {
 	// was due, from the start of the run (Sent − Scheduled is the lag).
 	Paced     bool          `json:"paced,omitempty"`
 	Scheduled time.Duration `json:"scheduled_ns,omitempty"`
-	TTFB time.Duration `json:"ttfb_ns,omitempty"` // first response byte
-	TTFT time.Duration `json:"ttft_ns,omitempty"` // first content-bearing event
-	E2E  time.Duration `json:"e2e_ns,omitempty"`  // last content-bearing event
-	End  time.Duration `json:"end_ns"`            // the request finished: stream end or failure
+	TTFB      time.Duration `json:"ttfb_ns,omitempty"` // first response byte
+	TTFT      time.Duration `json:"ttft_ns,omitempty"` // first content-bearing event
+	E2E       time.Duration `json:"e2e_ns,omitempty"`  // last content-bearing event
+	End       time.Duration `json:"end_ns"`            // the request finished: stream end or failure
 
 	// Events are the content-bearing events in arrival order.
 	Events []Event `json:"events,omitempty"`

@@ -79,7 +79,7 @@ type Summary struct {
 	E2EFromSchedule  Dist    `json:"e2e_from_schedule_ns"`
 	SentReqPerSec    float64 `json:"sent_req_per_s,omitempty"`
 
-	TokenSource string `json:"token_source"` // usage, chunks or mixed
+	TokenSource string `json:"token_source"`  // usage, chunks or mixed
 	ITLSource   string `json:"itl_source"`    // see Record.ITLSource; mixed if several
 	ShortOutput int    `json:"short_outputs"` // completed with fewer tokens than max_tokens
 	// Flags spell out everything that weakens a number: small samples,
