@@ -51,7 +51,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// BenchmarkServe runs the matrix engine × concurrency × prompt category.
+// BenchmarkServe runs the matrix engine × concurrency × prompt category,
+// then engine × request rate × prompt category for the open-loop rates
+// (none by default).
 // Each engine starts once, here in the parent, and stops before the next
 // one starts, so only one engine holds the GPU at a time.
 func BenchmarkServe(b *testing.B) {
@@ -112,6 +114,15 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 			}
 		})
 	}
+	for _, rate := range s.Run.Rates {
+		b.Run(s.RateCell(e.Name, rate, "").Load(), func(b *testing.B) {
+			for _, cat := range s.Categories() {
+				b.Run("prompt="+cat, func(b *testing.B) {
+					benchCell(b, s, ep, s.RateCell(e.Name, rate, cat), salts, rw, gpu)
+				})
+			}
+		})
+	}
 }
 
 // testStart approximates when the test binary's -timeout alarm started
@@ -140,7 +151,7 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
 		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
 		Extra: ep.Extra, Headers: ep.Headers,
-	}, cell.Concurrency, loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
+	}, cell.Conns(), loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
 	if err != nil {
 		b.Fatal(err)
 	}

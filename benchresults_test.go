@@ -89,7 +89,7 @@ func recordEngine(b *testing.B, w *resultsdir.Writer, e config.Engine, ep engine
 // to requests.jsonl as it completes and the cell's summary to
 // summary.json when it ends, stopped or not.
 func runRecorded(b *testing.B, w *resultsdir.Writer, d loadgen.Doer, cell infbench.Cell, salts *infbench.Salter) ([]loadgen.Record, error) {
-	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Prompt: cell.Category,
+	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate, Prompt: cell.Category,
 		Rep: w.NextRep(cell.Name())}
 	progress := io.Writer(os.Stderr)
 	var held heldLines

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +16,10 @@ import (
 // prompt category.
 type Cell struct {
 	Engine      string
-	Concurrency int
+	Concurrency int     // closed loop: requests in flight (0 for an open loop)
+	Rate        float64 // open loop: requests per second (0 for a closed loop)
+	Burstiness  float64 // open loop: gamma shape of the gaps (1: Poisson)
+	MaxInFlight int     // open loop: cap on requests in flight
 	Category    string
 	Prompts     []string // the category's prompt texts, used in turn
 	MaxTokens   int      // fixed output length: max_tokens with ignore_eos
@@ -27,7 +32,23 @@ type Cell struct {
 
 // Name is the cell's benchmark name below BenchmarkServe.
 func (c Cell) Name() string {
-	return fmt.Sprintf("engine=%s/conc=%d/prompt=%s", c.Engine, c.Concurrency, c.Category)
+	return fmt.Sprintf("engine=%s/%s/prompt=%s", c.Engine, c.Load(), c.Category)
+}
+
+// Load is the load part of the name: conc=C, or rate=R for an open loop.
+func (c Cell) Load() string {
+	if c.Rate > 0 {
+		return "rate=" + strconv.FormatFloat(c.Rate, 'g', -1, 64)
+	}
+	return fmt.Sprintf("conc=%d", c.Concurrency)
+}
+
+// Conns is how many connections the cell's client needs.
+func (c Cell) Conns() int {
+	if c.Rate > 0 {
+		return c.MaxInFlight
+	}
+	return c.Concurrency
 }
 
 // Salter numbers requests across a whole run so that no two requests of a
@@ -55,7 +76,13 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	if len(c.Prompts) == 0 {
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: no prompts", c.Name())
 	}
-	loop := loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp}
+	var loop interface {
+		Run(context.Context, loadgen.Doer, func(int) loadgen.Request, func(loadgen.Record)) ([]loadgen.Record, error)
+	} = loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp}
+	if c.Rate > 0 {
+		loop = loadgen.OpenLoop{Rate: c.Rate, Burstiness: c.Burstiness, Warmup: c.Warmup, Requests: c.Requests,
+			MaxInFlight: c.MaxInFlight, Seed: c.Seed}
+	}
 	var done, failed atomic.Int64
 	total := c.Warmup + c.Requests
 	start := time.Now()
@@ -88,7 +115,16 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	})
 	close(stop)
 	sum := loadgen.Summarize(records, c.SLO)
-	if c.Requests < 2*c.Concurrency {
+	if c.Rate > 0 && sum.Requests > 1 {
+		// The achieved rate of n Poisson sends has a relative standard
+		// error of about 1/√n: below three of those, the client or the
+		// in-flight cap held the load back.
+		if low := c.Rate * (1 - 3/math.Sqrt(float64(sum.Requests))); sum.SentReqPerSec < low {
+			sum.Flags = append(sum.Flags, fmt.Sprintf("sent %.3g requests/s of the %g asked for: the load was held back (max_in_flight %d reached?); latency from the schedule includes the wait",
+				sum.SentReqPerSec, c.Rate, c.MaxInFlight))
+		}
+	}
+	if c.Rate == 0 && c.Requests < 2*c.Concurrency {
 		sum.Flags = append(sum.Flags, fmt.Sprintf("only %d measured requests at concurrency %d: the ramp-up and the drain weigh as much as the steady state (use at least %d)",
 			c.Requests, c.Concurrency, 4*c.Concurrency))
 	}

@@ -87,3 +87,50 @@ type doerFunc func(context.Context, loadgen.Request, time.Time) loadgen.Record
 func (f doerFunc) Do(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record {
 	return f(ctx, r, e)
 }
+
+func TestSuiteRateCells(t *testing.T) {
+	env := map[string]string{"INFBENCH_RATES": "2.5,40", "INFBENCH_PROMPTS": "short"}
+	s, err := infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, []float64{2.5, 40}, s.Run.Rates)
+	c := s.RateCell("sim", 2.5, "short")
+	assert.Equal(t, "engine=sim/rate=2.5/prompt=short", c.Name())
+	assert.Equal(t, 200, c.Requests, "rate_requests default")
+	assert.Equal(t, 3, c.Warmup, "one second of arrivals")
+	assert.Equal(t, 1024, c.Conns())
+	assert.Zero(t, c.Concurrency)
+
+	env["INFBENCH_REQUESTS"] = "7"
+	s, err = infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, 7, s.RateCell("sim", 40, "short").Requests)
+
+	env["INFBENCH_RATES"] = "2,fast"
+	_, err = infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	assert.ErrorContains(t, err, `INFBENCH_RATES="2,fast": "fast" is not a positive rate`)
+}
+
+// An open-loop cell the client cannot keep up with (one request in flight
+// at a time against a slow engine) says so, and its latency from the
+// schedule shows the queue.
+func TestRunCellOpenLoopHeldBack(t *testing.T) {
+	l, err := sim.Listen(context.Background(), "127.0.0.1:0", sim.Config{Model: "m",
+		Timing: sim.Linear{Base: 10 * time.Millisecond}})
+	require.NoError(t, err)
+	defer l.Close()
+	c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 1)
+	require.NoError(t, err)
+	defer c.Close()
+	cell := infbench.Cell{Engine: "sim", Rate: 50, MaxInFlight: 1, Category: "short", Prompts: []string{"A"},
+		MaxTokens: 4, Requests: 40, Warmup: 1}
+	_, sum, err := infbench.RunCell(context.Background(), c, cell, infbench.NewSalter(1), nil, nil)
+	require.NoError(t, err)
+	assert.True(t, sum.Paced)
+	assert.Less(t, sum.SentReqPerSec, 26.0, "~20 requests/s served at 50 ms each")
+	assert.Greater(t, sum.TTFTFromSchedule.P50, 2*sum.TTFT.P50)
+	found := false
+	for _, f := range sum.Flags {
+		found = found || strings.Contains(f, "of the 50 asked for: the load was held back")
+	}
+	assert.True(t, found, "flags: %v", sum.Flags)
+}

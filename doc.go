@@ -47,7 +47,10 @@
 //     leave the latency statistics, count in err-%, and keep their reason.
 //     A cell whose requests all fail fails the benchmark.
 //
-// Load: warmup requests run first at the cell's concurrency and flow into
+// Load: a closed loop (conc=C) keeps C requests in flight; open-loop cells
+// (rate=R, from engines.yaml rates or INFBENCH_RATES) send on a Poisson or
+// gamma schedule and also measure latency from when each request was due.
+// Warmup requests run first at the cell's load and flow into
 // the measured ones without a drain. Every prompt starts with a unique
 // salt line so prefix caches cannot answer it. Output length is fixed:
 // max_tokens always set, ignore_eos where the engine accepts it, and

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,6 +133,27 @@ func (s *Suite) Workload() engines.Workload {
 	return w
 }
 
+// RateCell returns the open-loop cell for an engine, a request rate and a
+// category: rate_requests measured requests (default 200; INFBENCH_REQUESTS
+// overrides), after one second's worth of warmup.
+func (s *Suite) RateCell(engine string, rate float64, category string) Cell {
+	c := s.Cell(engine, 1, category)
+	c.Concurrency, c.Rate, c.Burstiness = 0, rate, s.Run.Burstiness
+	c.MaxInFlight = s.Run.MaxInFlight
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 1024
+	}
+	c.Requests = s.Run.RateRequests
+	if c.Requests == 0 {
+		c.Requests = 200
+	}
+	if s.Run.Requests.Fixed > 0 {
+		c.Requests = s.Run.Requests.Fixed
+	}
+	c.Warmup = max(s.Run.Warmup.Min, int(math.Ceil(rate)))
+	return c
+}
+
 // ConfigLines are the benchfmt configuration lines describing the run.
 func (s *Suite) ConfigLines() []engines.Line {
 	levels := make([]string, len(s.Run.Concurrency))
@@ -142,6 +164,7 @@ func (s *Suite) ConfigLines() []engines.Line {
 		{Key: "infbench-api", Value: string(s.API)},
 		{Key: "infbench-seed", Value: fmt.Sprintf("%x", s.Seed)},
 		{Key: "infbench-concurrency", Value: strings.Join(levels, ",")},
+		{Key: "infbench-rates", Value: rateList(s.Run.Rates)},
 		{Key: "infbench-requests", Value: requestsRule(s.Run.Requests)},
 		{Key: "infbench-warmup", Value: requestsRule(s.Run.Warmup)},
 	}
@@ -157,4 +180,15 @@ func requestsRule(c config.Count) string {
 		return fmt.Sprintf("%d per cell", c.Fixed)
 	}
 	return fmt.Sprintf("max(%d, %d×concurrency) per cell", c.Min, c.PerConcurrency)
+}
+
+func rateList(rates []float64) string {
+	if len(rates) == 0 {
+		return "none (closed loop only)"
+	}
+	parts := make([]string, len(rates))
+	for i, r := range rates {
+		parts[i] = strconv.FormatFloat(r, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",") + " requests/s"
 }

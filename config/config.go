@@ -15,10 +15,18 @@ import (
 // Run is engines.yaml.
 type Run struct {
 	// API is chat (/v1/chat/completions) or completions (/v1/completions).
-	API         string   `yaml:"api"`
-	Concurrency []int    `yaml:"concurrency"`
-	Prompts     []string `yaml:"prompts"` // categories to run; empty: all
-	Requests    Count    `yaml:"requests"`
+	API         string `yaml:"api"`
+	Concurrency []int  `yaml:"concurrency"`
+	// Rates adds open-loop cells: requests arrive at this many per second
+	// (gamma gaps of shape Burstiness; 1 is Poisson) whatever the server
+	// does, at most MaxInFlight at a time. Empty: closed loop only.
+	Rates       []float64 `yaml:"rates"`
+	Burstiness  float64   `yaml:"burstiness"`
+	MaxInFlight int       `yaml:"max_in_flight"`
+	// RateRequests is the number of measured requests of an open-loop cell.
+	RateRequests int      `yaml:"rate_requests"`
+	Prompts      []string `yaml:"prompts"` // categories to run; empty: all
+	Requests     Count    `yaml:"requests"`
 	// MaxTokens, when set, replaces every category's output length.
 	MaxTokens int   `yaml:"max_tokens"`
 	Warmup    Count `yaml:"warmup"`
@@ -142,6 +150,14 @@ func (r *Run) Validate() error {
 		if c < 1 {
 			return fmt.Errorf("concurrency: %d: levels must be at least 1", c)
 		}
+	}
+	for _, x := range r.Rates {
+		if !(x > 0) {
+			return fmt.Errorf("rates: %v: a rate is a positive number of requests per second", x)
+		}
+	}
+	if r.Burstiness < 0 || r.MaxInFlight < 0 || r.RateRequests < 0 {
+		return fmt.Errorf("burstiness, max_in_flight and rate_requests must not be negative")
 	}
 	if r.Requests.For(1) < 1 {
 		return fmt.Errorf("requests: set min or per_concurrency so that every cell sends at least one request")

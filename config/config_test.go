@@ -153,3 +153,12 @@ func TestShippedFilesLoad(t *testing.T) {
 	assert.Greater(t, avg("long"), 2000, "long: a few thousand")
 	assert.Greater(t, avg("code"), 200, "code: a file of a few hundred")
 }
+
+func TestRatesValidate(t *testing.T) {
+	_, err := ParseRun("engines.yaml", []byte(validRun+"rates: [2, 0]\n"))
+	assert.ErrorContains(t, err, "rates: 0: a rate is a positive number of requests per second")
+	r, err := ParseRun("engines.yaml", []byte(validRun+"rates: [0.5, 8]\nburstiness: 0.5\nmax_in_flight: 64\nrate_requests: 100\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{0.5, 8}, r.Rates)
+	assert.Equal(t, 64, r.MaxInFlight)
+}

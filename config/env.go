@@ -12,6 +12,7 @@ const (
 	EnvModel       = "INFBENCH_MODEL"       // its model name (default: the first of /v1/models)
 	EnvAPIKey      = "INFBENCH_API_KEY"     // its bearer token, if it wants one; never printed or stored
 	EnvConcurrency = "INFBENCH_CONCURRENCY" // e.g. 1,10: replaces the concurrency levels
+	EnvRates       = "INFBENCH_RATES"       // e.g. 2,8: open-loop request rates (requests/s)
 	EnvPrompts     = "INFBENCH_PROMPTS"     // e.g. short,code: the categories to run
 	EnvAPI         = "INFBENCH_API"         // chat or completions
 	EnvRequests    = "INFBENCH_REQUESTS"    // measured requests per cell
@@ -28,6 +29,16 @@ func (r *Run) ApplyEnv(getenv func(string) string) error {
 			return err
 		}
 		r.Concurrency = levels
+	}
+	if v := getenv(EnvRates); v != "" {
+		r.Rates = nil
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || !(x > 0) || x > 1e6 {
+				return fmt.Errorf("%s=%q: %q is not a positive rate (want requests per second, e.g. 2,8)", EnvRates, v, strings.TrimSpace(f))
+			}
+			r.Rates = append(r.Rates, x)
+		}
 	}
 	if v := getenv(EnvPrompts); v != "" {
 		r.Prompts = nil

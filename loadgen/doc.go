@@ -97,4 +97,12 @@
 // Warmup + Requests have been sent. Warmup requests are the first sent and
 // flow into the measured ones without a drain. Ramp spreads the workers'
 // first requests over an interval.
+//
+// OpenLoop sends requests at precomputed absolute times (gamma-distributed
+// gaps at a fixed rate; shape 1 is a Poisson process), whatever the server
+// does, at most MaxInFlight at a time. Each record keeps when it was due
+// (Scheduled) as well as when it was sent; the summary adds TTFT and E2E
+// measured from the schedule — a server that falls behind shows its queue
+// there instead of slowing the client down (no coordinated omission) — the
+// send lag, and the request rate actually achieved.
 package loadgen

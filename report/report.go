@@ -74,7 +74,8 @@ func (o options) warn(msg string) {
 
 func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsdir.Summaries, o options) error {
 	pal := newPalette(run.EngineNames())
-	cats := Categories(sums.Cells, run.EngineNames())
+	closed, open := splitLoops(sums.Cells)
+	cats := Categories(closed, run.EngineNames())
 	for _, c := range cats {
 		for _, e := range c.Engines {
 			pal.add(e)
@@ -112,7 +113,7 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 	if err != nil {
 		return fmt.Errorf("writing report: %w (is the results folder writable?)", err)
 	}
-	err = markdown(f, run, cats, charts, gpu)
+	err = markdown(f, run, cats, open, charts, gpu)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
