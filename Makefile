@@ -42,4 +42,4 @@ compare:
 ## engines: engines side by side from one results file (make engines IN=bench.txt)
 engines:
 	@test -n "$(IN)" || { echo "usage: make engines IN=bench.txt"; exit 2; }
-	go tool benchstat -table "" -col /engine -row /conc,/prompt $(IN)
+	go tool benchstat -table "" -col /engine -row /conc,/rate,/prompt $(IN)

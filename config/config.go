@@ -156,7 +156,7 @@ func (r *Run) Validate() error {
 			return fmt.Errorf("rates: %v: a rate is a positive number of requests per second", x)
 		}
 	}
-	if r.Burstiness < 0 || r.MaxInFlight < 0 || r.RateRequests < 0 {
+	if !(r.Burstiness >= 0) || r.MaxInFlight < 0 || r.RateRequests < 0 {
 		return fmt.Errorf("burstiness, max_in_flight and rate_requests must not be negative")
 	}
 	if r.Requests.For(1) < 1 {

@@ -168,11 +168,23 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	ctx, cancelT := context.WithTimeoutCause(ctx, c.limit, errDeadline)
-	defer cancelT()
 	stall := time.AfterFunc(c.stall, func() { cancel(errStall) })
-	defer stall.Stop()
+	var respBody io.ReadCloser // once there is a response
+	release := func() {
+		stall.Stop()
+		if respBody != nil {
+			_ = respBody.Close()
+		}
+		cancelT()
+		cancel(nil)
+	}
+	handedOff := false // after [DONE], a goroutine drains the body and releases
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
@@ -197,7 +209,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		c.fail(ctx, &rec, ErrTransport, err)
 		return rec
 	}
-	defer resp.Body.Close()
+	respBody = resp.Body
 	rec.TTFB = time.Since(sent) // response headers are the first bytes
 	rec.Status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -250,15 +262,19 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 			return rec
 		}
 		if ch.Done {
-			// The request ends here. Drain what follows (the chunked
-			// terminator) so the connection returns to the pool, but give
-			// a server that keeps the body open only a moment: after
-			// that the stall timer cuts the connection, and the record
-			// stays complete.
+			// The request ends here, and Do returns now so that the loop
+			// can send the next one. A goroutine drains what follows (the
+			// chunked terminator) so the connection returns to the pool;
+			// a server that keeps the body open gets drainTimeout before
+			// the stall timer cuts the connection.
 			done = true
 			rec.End = ev.At.Sub(sent)
+			handedOff = true
 			stall.Reset(drainTimeout)
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			go func() {
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				release()
+			}()
 			break
 		}
 		if ch.IsError {

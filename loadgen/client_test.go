@@ -174,7 +174,7 @@ func TestClientDoneThenHang(t *testing.T) {
 	rec := newTestClient(t, srv.URL(), WithStallTimeout(10*time.Second)).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, start)
 	require.True(t, rec.OK(), rec.Error)
 	assert.Less(t, rec.End, 100*ms, "End is the [DONE] event")
-	assert.Less(t, time.Since(start), 2*time.Second, "the drain after [DONE] is short")
+	assert.Less(t, time.Since(start), 200*ms, "Do returns at [DONE]; the drain happens behind it")
 }
 
 // usage.completion_tokens below the number of content events cannot be

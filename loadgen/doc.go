@@ -68,7 +68,8 @@
 // concurrency rises).
 //
 // Goodput. Completed requests meeting every SLO bound (TTFT, TPOT, E2E; a
-// zero bound is none) / duration.
+// zero bound is none) / duration. In an open loop TTFT and E2E count from
+// when each request was due.
 //
 // Percentiles. Linear interpolation between closest ranks: for n sorted
 // values the p-th percentile is at rank h = (n−1)·p/100, interpolated

@@ -31,7 +31,7 @@ func (l OpenLoop) Validate() error {
 	switch {
 	case !(l.Rate > 0) || math.IsInf(l.Rate, 0):
 		return fmt.Errorf("rate %v: must be a positive number of requests per second", l.Rate)
-	case l.Burstiness < 0:
+	case !(l.Burstiness >= 0) || math.IsInf(l.Burstiness, 0):
 		return fmt.Errorf("burstiness %v: must be positive (1 is Poisson)", l.Burstiness)
 	case l.Requests < 1:
 		return fmt.Errorf("requests %d: must be at least 1", l.Requests)
@@ -108,6 +108,9 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 	<-timer.C
 dispatch:
 	for i, at := range sched {
+		if ctx.Err() != nil {
+			break
+		}
 		if wait := time.Until(epoch.Add(at)); wait > 0 {
 			timer.Reset(wait)
 			select {

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -229,4 +230,27 @@ func TestClosedLoopValidate(t *testing.T) {
 	assert.ErrorContains(t, err, "concurrency 0")
 	_, err = ClosedLoop{Concurrency: 1}.Run(context.Background(), nil, nil, nil)
 	assert.ErrorContains(t, err, "requests 0")
+}
+
+// Connections are reused: a closed loop at concurrency C opens C of them,
+// however many requests it sends (a cold dial would add its time to TTFT).
+func TestClosedLoopReusesConnections(t *testing.T) {
+	s := &streamServer{tokens: 5}
+	var conns atomic.Int64
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
+	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	defer s.Close()
+	c, err := NewClient(Target{BaseURL: s.URL, Model: "m", IncludeUsage: true}, 8)
+	require.NoError(t, err)
+	defer c.Close()
+	recs, err := ClosedLoop{Concurrency: 8, Requests: 400}.Run(context.Background(), c,
+		func(int) Request { return Request{Prompt: "p", MaxTokens: 5} }, nil)
+	require.NoError(t, err)
+	require.Equal(t, 400, Summarize(recs, SLO{}).Completed)
+	assert.LessOrEqual(t, conns.Load(), int64(10), "connections opened for 400 requests at concurrency 8")
 }

@@ -135,8 +135,16 @@ func (s *scriptServer) respond(conn net.Conn, arrived time.Time) bool {
 	return err == nil
 }
 
+// writes returns the write offsets of the requests answered so far,
+// waiting up to a second for at least one (the client may finish at
+// [DONE], before the server has noted its last write).
 func (s *scriptServer) writes() [][]time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]time.Duration(nil), s.written...)
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		w := append([][]time.Duration(nil), s.written...)
+		s.mu.Unlock()
+		if len(w) > 0 || time.Now().After(deadline) {
+			return w
+		}
+	}
 }

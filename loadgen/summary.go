@@ -14,12 +14,19 @@ type SLO struct {
 	E2E  time.Duration `yaml:"e2e" json:"e2e_ns,omitempty"`
 }
 
-// Met reports whether a completed record meets every bound.
+// Met reports whether a completed record meets every bound. For an
+// open-loop record TTFT and E2E count from when the request was due, so
+// that time spent waiting to be sent counts against the SLO as it would
+// for a user.
 func (s SLO) Met(r *Record) bool {
-	if s.TTFT > 0 && r.TTFT > s.TTFT {
+	wait := time.Duration(0)
+	if r.Paced {
+		wait = r.Sent - r.Scheduled
+	}
+	if s.TTFT > 0 && wait+r.TTFT > s.TTFT {
 		return false
 	}
-	if s.E2E > 0 && r.E2E > s.E2E {
+	if s.E2E > 0 && wait+r.E2E > s.E2E {
 		return false
 	}
 	if tpot, ok := r.TPOT(); s.TPOT > 0 && ok && tpot > s.TPOT {
@@ -78,6 +85,13 @@ type Summary struct {
 	TTFTFromSchedule Dist    `json:"ttft_from_schedule_ns"`
 	E2EFromSchedule  Dist    `json:"e2e_from_schedule_ns"`
 	SentReqPerSec    float64 `json:"sent_req_per_s,omitempty"`
+	// DueReqPerSec is the rate of the schedule itself over the same
+	// requests (measured sends / the span of their due times).
+	DueReqPerSec float64 `json:"due_req_per_s,omitempty"`
+
+	// PeakInFlight is the most requests (warmup included) that were in
+	// flight at once: the concurrency a closed loop reached.
+	PeakInFlight int `json:"peak_in_flight"`
 
 	TokenSource string `json:"token_source"`  // usage, chunks or mixed
 	ITLSource   string `json:"itl_source"`    // see Record.ITLSource; mixed if several
@@ -93,7 +107,7 @@ func Summarize(records []Record, slo SLO) Summary {
 	var (
 		ttft, ttfb, e2e, tpot, itl, speed, outLen []float64
 		lag, ttftSched, e2eSched                  []float64
-		firstSend, lastSend                       time.Duration
+		firstSend, lastSend, firstDue, lastDue    time.Duration
 		first, last                               time.Duration
 		seen                                      = map[string]bool{}
 		tokenSrc, itlSrc                          = map[string]int{}, map[string]int{}
@@ -121,6 +135,12 @@ func Summarize(records []Record, slo SLO) Summary {
 			}
 			if !any || r.Sent > lastSend {
 				lastSend = r.Sent
+			}
+			if !any || r.Scheduled < firstDue {
+				firstDue = r.Scheduled
+			}
+			if !any || r.Scheduled > lastDue {
+				lastDue = r.Scheduled
 			}
 		}
 		any = true
@@ -199,11 +219,23 @@ func Summarize(records []Record, slo SLO) Summary {
 		if span := (lastSend - firstSend).Seconds(); span > 0 && s.Requests > 1 {
 			s.SentReqPerSec = float64(s.Requests-1) / span
 		}
+		if span := (lastDue - firstDue).Seconds(); span > 0 && s.Requests > 1 {
+			s.DueReqPerSec = float64(s.Requests-1) / span
+		}
 	}
+	s.PeakInFlight = peakInFlight(records)
 	s.TokenSource, s.ITLSource = oneOrMixed(tokenSrc), oneOrMixed(itlSrc)
 
 	if s.Completed < s.Requests || s.Requests == 0 {
 		s.flag("%d of %d requests failed (%.1f%%): %s", s.Failed, s.Requests, 100*s.ErrorRate, s.errorList())
+	}
+	if s.Paced && s.DueReqPerSec > 0 && s.SentReqPerSec < 0.9*s.DueReqPerSec {
+		s.flag("sent %.3g requests/s where the schedule asked for %.3g: the load was held back (the in-flight cap reached, or the client); latency from the schedule includes the wait",
+			s.SentReqPerSec, s.DueReqPerSec)
+	}
+	if !s.Paced && s.Requests > 0 && s.Requests < 2*s.PeakInFlight {
+		s.flag("only %d measured requests at concurrency %d: the ramp-up and the drain weigh as much as the steady state (use at least %d)",
+			s.Requests, s.PeakInFlight, 4*s.PeakInFlight)
 	}
 	if s.Canceled > 0 {
 		s.flag("%d requests canceled when the run stopped; not counted", s.Canceled)
@@ -261,4 +293,35 @@ func oneOrMixed(m map[string]int) string {
 		}
 	}
 	return "mixed"
+}
+
+// peakInFlight is the largest number of requests, warmup included and
+// canceled ones not, whose [Sent, Sent+End] intervals overlap.
+func peakInFlight(records []Record) int {
+	type edge struct {
+		at    time.Duration
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(records))
+	for i := range records {
+		r := &records[i]
+		if r.ErrorKind == ErrCanceled {
+			continue
+		}
+		edges = append(edges, edge{r.Sent, +1}, edge{r.Sent + r.End, -1})
+	}
+	// At equal times an end comes before a start: a closed loop's worker
+	// sends its next request the moment the previous one ends.
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at != edges[j].at {
+			return edges[i].at < edges[j].at
+		}
+		return edges[i].delta < edges[j].delta
+	})
+	n, peak := 0, 0
+	for _, e := range edges {
+		n += e.delta
+		peak = max(peak, n)
+	}
+	return peak
 }

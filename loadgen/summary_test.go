@@ -158,3 +158,31 @@ func TestMetricsUnits(t *testing.T) {
 	require.Len(t, ms, 1)
 	assert.Equal(t, Metric{100, "err-%"}, ms[0])
 }
+
+func TestPeakInFlightAndSmallCellFlag(t *testing.T) {
+	// Two slots, each sending its next request when the previous ends.
+	var recs []Record
+	for i := 0; i < 6; i++ {
+		slot := time.Duration(i%2) * ms
+		r := rec(time.Duration(i/2)*30*ms+slot, 10*ms, ms, 5, 5)
+		r.End = 30 * ms
+		recs = append(recs, r)
+	}
+	s := Summarize(recs, SLO{})
+	assert.Equal(t, 2, s.PeakInFlight)
+	for _, f := range s.Flags {
+		assert.NotContains(t, f, "only 6 measured requests")
+	}
+	s = Summarize(recs[:3], SLO{})
+	assert.Contains(t, s.Flags, "only 3 measured requests at concurrency 2: the ramp-up and the drain weigh as much as the steady state (use at least 8)")
+}
+
+// Goodput in an open loop counts the wait before the send against the SLO.
+func TestGoodputFromScheduleInOpenLoop(t *testing.T) {
+	r := rec(500*ms, 100*ms, ms, 5, 5)
+	r.Paced, r.Scheduled = true, 0 // due at 0, sent 500 ms late
+	s := Summarize([]Record{r}, SLO{TTFT: 300 * ms})
+	assert.Equal(t, 0, s.Good, "TTFT 100 ms from the send, 600 ms from the schedule")
+	r.Paced = false
+	assert.Equal(t, 1, Summarize([]Record{r}, SLO{TTFT: 300 * ms}).Good)
+}
