@@ -60,17 +60,25 @@ func TestAccuracyAtConcurrency1000(t *testing.T) {
 	recs, err := loop.Run(context.Background(), c, req, nil)
 	require.NoError(t, err)
 
-	// CPU per event in steady state: a second run on the warm connections.
-	u0, s0 := cpuTimes()
-	wall0 := time.Now()
-	steady, err := ClosedLoop{Concurrency: conc, Requests: conc}.Run(context.Background(), c, req, nil)
-	u1, s1 := cpuTimes()
-	wall := time.Since(wall0)
-	require.NoError(t, err)
-	user, sys := u1-u0, s1-s0
+	// CPU per event in steady state: further runs on the warm connections.
+	// Interference from anything else on the machine only adds CPU time,
+	// so the cost is the least of two runs (likewise the floor below).
+	var (
+		perEvent, user, sys, wall time.Duration
+		events                    int
+	)
+	for range 2 {
+		u0, s0 := cpuTimes()
+		wall0 := time.Now()
+		steady, err := ClosedLoop{Concurrency: conc, Requests: conc}.Run(context.Background(), c, req, nil)
+		u1, s1 := cpuTimes()
+		require.NoError(t, err)
+		n := len(steady) * (tokens + 3) // role, tokens, usage, [DONE]
+		if pe := (u1 - u0 + s1 - s0) / time.Duration(n); perEvent == 0 || pe < perEvent {
+			perEvent, user, sys, wall, events = pe, u1-u0, s1-s0, time.Since(wall0), n
+		}
+	}
 	cpu := user + sys
-	events := len(steady) * (tokens + 3) // role, tokens, usage, [DONE]
-	perEvent := cpu / time.Duration(events)
 
 	s := Summarize(recs, SLO{})
 	require.Equal(t, 2*conc, s.Completed, "errors: %v", s.FirstErrors)
@@ -100,7 +108,7 @@ func TestAccuracyAtConcurrency1000(t *testing.T) {
 	// HTTP, SSE or parsing) gives the floor any client pays on this
 	// machine; the harness's cost above it — HTTP chunk decoding, framing,
 	// stamping, parsing, counting — is the figure the 5 µs target is about.
-	floor := readFloor(t, conc, gap, tokens)
+	floor := min(readFloor(t, conc, gap, tokens), readFloor(t, conc, gap, tokens))
 	t.Logf("bare socket read floor %v per message; harness above it %v per event", floor, perEvent-floor)
 	assert.LessOrEqual(t, perEvent-floor, overBound, "harness CPU per event above the bare read")
 }

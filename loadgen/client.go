@@ -169,10 +169,10 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	ctx, cancelT := context.WithTimeoutCause(ctx, c.limit, errDeadline)
-	stall := time.AfterFunc(c.stall, func() { cancel(errStall) })
+	stall := newStallWatch(c.stall, func() { cancel(errStall) })
 	var respBody io.ReadCloser // once there is a response
 	release := func() {
-		stall.Stop()
+		stall.stop()
 		if respBody != nil {
 			_ = respBody.Close()
 		}
@@ -254,7 +254,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 			c.finish(&rec, sse, sent, usage, nil)
 			return rec
 		}
-		stall.Reset(c.stall)
+		stall.touch(ev.At)
 		if err := ParseChunk(ev.Data, &ch); err != nil {
 			rec.ErrorKind = ErrMalformed
 			rec.Error = fmt.Sprintf("%v in event %q", err, truncate(ev.Data, 200))
@@ -270,7 +270,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 			done = true
 			rec.End = ev.At.Sub(sent)
 			handedOff = true
-			stall.Reset(drainTimeout)
+			stall.shorten(drainTimeout)
 			go func() {
 				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 				release()
