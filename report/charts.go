@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/infbench/infbench/loadgen"
 )
 
 // chart is one rendered chart: its PNG's file name (the SVG beside it)
@@ -70,7 +72,8 @@ func throughputPlot(c *Category, pal palette, model string) (*plot.Plot, error) 
 	return p, nil
 }
 
-// latencyPlot draws p50 (solid) and p99 (dashed) of one latency, in ms.
+// latencyPlot draws p50 (solid) and p99 (dashed) of one latency, in ms;
+// p99 only where a cell had at least 100 requests.
 func latencyPlot(c *Category, pal palette, what string, get func(*Point) (p50, p99 float64)) (*plot.Plot, error) {
 	p := newPlot(what+" p50 (solid) and p99 (dashed), prompt="+c.Prompt,
 		"concurrency (requests in flight)", what+" (ms)")
@@ -86,7 +89,10 @@ func latencyPlot(c *Category, pal palette, what string, get func(*Point) (p50, p
 			if !math.IsNaN(v50) {
 				s50.xys = append(s50.xys, plotter.XY{X: float64(conc), Y: v50 / 1e6})
 			}
-			if !math.IsNaN(v99) {
+			// A p99 from fewer than 100 requests is one of the few largest
+			// values, not a tail: the table shows it with its flag, the
+			// chart leaves it out.
+			if !math.IsNaN(v99) && pt.TailN >= loadgen.MinSamples("p99") {
 				s99.xys = append(s99.xys, plotter.XY{X: float64(conc), Y: v99 / 1e6})
 			}
 		}

@@ -12,7 +12,7 @@ import (
 
 // markdown writes report.md: the run's context, then per prompt category
 // a table with the engines side by side, the flags, and the charts.
-func markdown(w io.Writer, run *resultsdir.Run, cats []*Category, open []resultsdir.CellSummary, charts map[string][]chart, gpu []chart) error {
+func markdown(w io.Writer, run *resultsdir.Run, cats []*Category, open []resultsdir.CellSummary, openCharts []chart, charts map[string][]chart, gpu []chart) error {
 	var b strings.Builder
 	b.WriteString("# infbench results\n\n")
 	writeContext(&b, run)
@@ -24,7 +24,7 @@ func markdown(w io.Writer, run *resultsdir.Run, cats []*Category, open []results
 			fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Caption, ch.File)
 		}
 	}
-	writeOpenLoop(&b, open)
+	writeOpenLoop(&b, open, openCharts)
 	if len(gpu) > 0 {
 		b.WriteString("## GPU\n\n")
 		for _, ch := range gpu {

@@ -96,6 +96,16 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 			files = append(files, ch.File)
 		}
 	}
+	for _, c := range open {
+		pal.add(c.Engine)
+	}
+	openCharts, err := openLoopCharts(dir, open, pal)
+	if err != nil {
+		return err
+	}
+	for _, ch := range openCharts {
+		files = append(files, ch.File)
+	}
 	tel, err := readTelemetry(dir, run.Start, &pal)
 	if err != nil {
 		return err
@@ -113,7 +123,7 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 	if err != nil {
 		return fmt.Errorf("writing report: %w (is the results folder writable?)", err)
 	}
-	err = markdown(f, run, cats, open, charts, gpu)
+	err = markdown(f, run, cats, open, openCharts, charts, gpu)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -38,6 +38,9 @@ type Point struct {
 	TPOTP99       float64 // ns
 	UserTokPerSec float64 // median per-user speed, 1/TPOT
 	ErrPct        float64
+	// TailN is the fewest completed requests of any repetition: charts
+	// leave out a p99 drawn from fewer than loadgen.MinSamples("p99").
+	TailN int
 
 	// Flags are the cell's summary flags; with several repetitions each
 	// says which one ("rep 2: …").
@@ -107,6 +110,11 @@ func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
 	p.TPOTP99 = med(func(s *loadgen.Summary) (float64, bool) { return s.TPOT.P99, s.TPOT.N > 0 })
 	p.UserTokPerSec = med(func(s *loadgen.Summary) (float64, bool) { return s.UserSpeed.P50, s.UserSpeed.N > 0 })
 	p.ErrPct = med(func(s *loadgen.Summary) (float64, bool) { return 100 * s.ErrorRate, s.Requests > 0 })
+	for i, r := range reps {
+		if i == 0 || r.Summary.TTFT.N < p.TailN {
+			p.TailN = r.Summary.TTFT.N
+		}
+	}
 	for _, r := range reps {
 		for _, f := range r.Summary.Flags {
 			if len(reps) > 1 {

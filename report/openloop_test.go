@@ -1,0 +1,73 @@
+package report_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/report"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// Open-loop cells stay out of the concurrency tables and charts and get
+// their own table and chart; a rebuild keeps their held-back flag.
+func TestOpenLoopSection(t *testing.T) {
+	dir := t.TempDir()
+	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: 2 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	salts := infbench.NewSalter(3)
+	for _, cell := range []infbench.Cell{
+		{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 8, Warmup: 2},
+		{Engine: "sim", Rate: 20, MaxInFlight: 64, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 10, Warmup: 2},
+		// One slot at 400 requests/s against ~10 ms requests: held back.
+		{Engine: "sim", Rate: 400, MaxInFlight: 1, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 30, Warmup: 1},
+	} {
+		c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, cell.Conns())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate, Prompt: cell.Category}
+		_, sum, err := infbench.RunCell(t.Context(), c, cell, salts, w.Sink(key), nil)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddSummary(key, sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.Rebuild(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(md)
+	for _, want := range []string{"## Open loop", "| sim | short | 20 |", "| sim | short | 400 |", "the load was held back", "](openloop-short.png)", "| 2 |"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "| 0 |") {
+		t.Errorf("an open-loop cell leaked into the concurrency table as conc 0:\n%s", text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "openloop-short.png")); err != nil {
+		t.Error(err)
+	}
+}
