@@ -96,10 +96,8 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 		limit = 1024
 	}
 	slots := make(chan struct{}, limit)
-	records := make([]Record, len(sched))
-	started := make([]bool, len(sched))
+	col := newCollector(len(sched), l.Warmup, sink)
 	var (
-		mu    sync.Mutex
 		wg    sync.WaitGroup
 		epoch = time.Now()
 		timer = time.NewTimer(0)
@@ -129,29 +127,10 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-slots }()
 			rec := d.Do(ctx, request(i), epoch)
-			rec.Index = i
-			rec.Warmup = i < l.Warmup
 			rec.Paced, rec.Scheduled = true, sched[i]
-			if ctx.Err() != nil && (rec.ErrorKind == ErrTransport || rec.ErrorKind == ErrStall || rec.ErrorKind == ErrDeadline) {
-				rec.ErrorKind = ErrCanceled
-			}
-			mu.Lock()
-			records[i], started[i] = rec, true
-			if sink != nil {
-				sink(rec)
-			}
-			mu.Unlock()
+			col.add(ctx, i, rec)
 		}(i)
 	}
 	wg.Wait()
-	out := records[:0]
-	for i := range records {
-		if started[i] {
-			out = append(out, records[i])
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("run stopped after %d of %d requests: %w", len(out), len(sched), context.Cause(ctx))
-	}
-	return out, nil
+	return col.result(ctx)
 }

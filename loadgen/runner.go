@@ -52,11 +52,9 @@ func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request
 		return nil, err
 	}
 	total := l.Warmup + l.Requests
-	records := make([]Record, total)
-	started := make([]bool, total)
+	col := newCollector(total, l.Warmup, sink)
 	var (
 		next   atomic.Int64
-		mu     sync.Mutex
 		wg     sync.WaitGroup
 		epoch  = time.Now()
 		inFlow = l.Concurrency
@@ -85,34 +83,10 @@ func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request
 				if i >= total {
 					return
 				}
-				rec := d.Do(ctx, request(i), epoch)
-				rec.Index = i
-				rec.Warmup = i < l.Warmup
-				// A request cut off by the end of the run is not the
-				// server's failure; one that failed on its own (an HTTP
-				// error, a malformed event) stays what it was.
-				if ctx.Err() != nil && (rec.ErrorKind == ErrTransport || rec.ErrorKind == ErrStall || rec.ErrorKind == ErrDeadline) {
-					rec.ErrorKind = ErrCanceled
-				}
-				mu.Lock()
-				records[i] = rec
-				started[i] = true
-				if sink != nil {
-					sink(rec)
-				}
-				mu.Unlock()
+				col.add(ctx, i, d.Do(ctx, request(i), epoch))
 			}
 		}(w)
 	}
 	wg.Wait()
-	out := records[:0]
-	for i := range records {
-		if started[i] {
-			out = append(out, records[i])
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("run stopped after %d of %d requests: %w", len(out), total, context.Cause(ctx))
-	}
-	return out, nil
+	return col.result(ctx)
 }
