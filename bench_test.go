@@ -115,7 +115,7 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 		})
 	}
 	for _, rate := range s.Run.Rates {
-		b.Run(s.RateCell(e.Name, rate, "").Load(), func(b *testing.B) {
+		b.Run(infbench.Cell{Rate: rate}.Load(), func(b *testing.B) {
 			for _, cat := range s.Categories() {
 				b.Run("prompt="+cat, func(b *testing.B) {
 					benchCell(b, s, ep, s.RateCell(e.Name, rate, cat), salts, rw, gpu)

@@ -63,14 +63,7 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 				reps = 2
 			}
 			for range reps {
-				key := resultsdir.Key{Cell: cell.Name(), Engine: e.name, Conc: conc, Prompt: cell.Category, Rep: w.NextRep(cell.Name())}
-				_, sum, err := infbench.RunCell(ctx, client, cell, salts, w.Sink(key), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := w.AddSummary(key, sum); err != nil {
-					t.Fatal(err)
-				}
+				recordCell(t, w, client, cell, salts)
 			}
 		}
 	}
@@ -78,4 +71,19 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// recordCell runs one cell as BenchmarkServe does: each request to
+// requests.jsonl through the Writer's sink, then the summary.
+func recordCell(t *testing.T, w *resultsdir.Writer, d loadgen.Doer, cell infbench.Cell, salts *infbench.Salter) {
+	t.Helper()
+	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate,
+		Prompt: cell.Category, Rep: w.NextRep(cell.Name())}
+	_, sum, err := infbench.RunCell(t.Context(), d, cell, salts, w.Sink(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddSummary(key, sum); err != nil {
+		t.Fatal(err)
+	}
 }
