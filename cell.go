@@ -78,9 +78,7 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	if len(c.Prompts) == 0 {
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: no prompts", c.Name())
 	}
-	var loop interface {
-		Run(context.Context, loadgen.Doer, func(int) loadgen.Request, func(loadgen.Record)) ([]loadgen.Record, error)
-	} = loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp}
+	var loop loadgen.Loop = loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp}
 	if c.Rate > 0 {
 		// Each cell run draws its own arrival schedule (reproducible from
 		// the run seed and the order of the cells), so repetitions sample

@@ -13,6 +13,13 @@ type Doer interface {
 	Do(ctx context.Context, r Request, epoch time.Time) Record
 }
 
+// Loop is a load pattern: ClosedLoop or OpenLoop. Run drives d, building
+// the i-th request with request(i) and passing every finished record to
+// sink; it returns the records in index order.
+type Loop interface {
+	Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error)
+}
+
 // ClosedLoop keeps exactly Concurrency requests in flight until Warmup +
 // Requests have been sent. Warmup requests are the first ones sent; they
 // run at the cell's concurrency and flow straight into the measured ones
