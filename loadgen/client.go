@@ -81,7 +81,9 @@ func WithStallTimeout(d time.Duration) ClientOption { return func(c *Client) { c
 // WithRequestTimeout bounds a whole request, send to end of stream (default 10 min).
 func WithRequestTimeout(d time.Duration) ClientOption { return func(c *Client) { c.limit = d } }
 
-// NewClient returns a client for t sized for conns concurrent requests.
+// NewClient returns a client for t sized for conns concurrent requests:
+// it opens at most conns connections, so conns must be at least the
+// concurrency (or an open loop's MaxInFlight).
 func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 	if t.BaseURL == "" {
 		return nil, errors.New("loadgen: target has no base URL")
@@ -100,7 +102,13 @@ func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 		DialContext:         dialer.DialContext,
 		MaxIdleConns:        conns + 16,
 		MaxIdleConnsPerHost: conns + 16,
-		IdleConnTimeout:     90 * time.Second,
+		// At most conns connections: a request waits for one to come
+		// back to the pool rather than dial another. After [DONE] the
+		// body is drained behind Do (see there), and the transport returns
+		// the connection asynchronously, so without the cap the next
+		// request would often race it and open a fresh one.
+		MaxConnsPerHost: conns,
+		IdleConnTimeout: 90 * time.Second,
 		// Compression would make the transport buffer the stream.
 		DisableCompression: true,
 		ForceAttemptHTTP2:  false,
