@@ -1,0 +1,14 @@
+//go:build !linux
+
+package streamhttp
+
+import (
+	"errors"
+	"net"
+)
+
+// newRx returns a reader stamped in user space: kernel receive timestamps
+// are read only on Linux.
+func newRx(c net.Conn) rx { return &userReader{r: c} }
+
+var errNoKernelStamps = errors.New("kernel receive timestamps are read only on Linux")
