@@ -30,8 +30,10 @@ func (u *userReader) read(p []byte) (int, Stamp, error) {
 }
 
 // KernelStamps reports whether this machine's kernel delivers receive
-// timestamps on TCP: it sends one byte over loopback and reads it back.
-// The error says why not.
+// timestamps on TCP: it sends a byte over loopback and reads it back. The
+// kernel turns packet stamping on for the whole machine a moment after the
+// first socket asks for it (a deferred work item), so the probe tries a few
+// times before it concludes. The error says why not.
 func KernelStamps() (bool, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,16 +51,19 @@ func KernelStamps() (bool, error) {
 	}
 	defer s.Close()
 	r := newRx(c)
-	if _, err := s.Write([]byte{'x'}); err != nil {
-		return false, fmt.Errorf("probing kernel receive timestamps: %w", err)
+	for range 50 {
+		if _, err := s.Write([]byte{'x'}); err != nil {
+			return false, fmt.Errorf("probing kernel receive timestamps: %w", err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, st, err := r.read(make([]byte, 1))
+		if err != nil {
+			return false, fmt.Errorf("probing kernel receive timestamps: %w", err)
+		}
+		if !st.Kernel.IsZero() {
+			return true, nil
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, st, err := r.read(make([]byte, 1))
-	if err != nil {
-		return false, fmt.Errorf("probing kernel receive timestamps: %w", err)
-	}
-	if st.Kernel.IsZero() {
-		return false, errNoKernelStamps
-	}
-	return true, nil
+	return false, errNoKernelStamps
 }

@@ -118,3 +118,23 @@ func kernelWall(oob []byte) (time.Time, bool) {
 
 // errNoKernelStamps is why KernelStamps reports false.
 var errNoKernelStamps = errors.New("the kernel sent no SCM_TIMESTAMPING message on a loopback TCP read")
+
+// holdStamping keeps packet stamping on for the machine while the returned
+// socket is open: the kernel enables it when the first socket asks and
+// disables it when the last one closes, each time after a short delay, so
+// a transport holds it from its creation rather than lose the stamps of
+// its first packets to that delay.
+func holdStamping() io.Closer {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil
+	}
+	raw, err := c.SyscallConn()
+	if err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPING,
+				sofTimestampingRxSoftware|sofTimestampingSoftware)
+		})
+	}
+	return c
+}

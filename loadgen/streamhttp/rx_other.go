@@ -4,6 +4,7 @@ package streamhttp
 
 import (
 	"errors"
+	"io"
 	"net"
 )
 
@@ -12,3 +13,5 @@ import (
 func newRx(c net.Conn) rx { return &userReader{r: c} }
 
 var errNoKernelStamps = errors.New("kernel receive timestamps are read only on Linux")
+
+func holdStamping() io.Closer { return nil }

@@ -43,6 +43,8 @@ type Transport struct {
 	dialer net.Dialer
 	slots  chan struct{} // one per connection open (busy or idle)
 	idle   chan *conn
+	clock  Clock
+	keeper io.Closer // holds kernel packet stamping on; nil without
 }
 
 // New returns a transport for base ("http://host:port" or https) that
@@ -75,20 +77,22 @@ func New(base string, maxConns int, dialTimeout time.Duration) (*Transport, erro
 		}
 		t.addr = net.JoinHostPort(u.Hostname(), port)
 	}
+	t.clock = ClockUser
 	if u.Scheme == "https" {
 		t.tls = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
+	} else {
+		t.keeper = holdStamping()
+		if ok, _ := KernelStamps(); ok {
+			t.clock = ClockKernel
+		}
 	}
 	return t, nil
 }
 
-// Clock is the clock this transport's reads are stamped with, where the
-// kernel delivers timestamps: ClockUser for https.
-func (t *Transport) Clock() Clock {
-	if t.tls != nil {
-		return ClockUser
-	}
-	return ClockKernel
-}
+// Clock is the clock this transport's reads are stamped with: ClockKernel
+// where the kernel delivers receive timestamps, ClockUser for https and
+// elsewhere. Each Stamp says which clock it read.
+func (t *Transport) Clock() Clock { return t.clock }
 
 // Request is one request: a method, a path with its query, headers and a
 // body sent with Content-Length.
@@ -247,6 +251,16 @@ func (c *conn) release(reuse bool) {
 	}
 	_ = c.nc.Close()
 	<-c.t.slots
+}
+
+// Close closes the idle connections and lets the kernel stop stamping
+// packets (when no other socket wants it). Requests still running keep
+// their connections until they end.
+func (t *Transport) Close() {
+	t.CloseIdle()
+	if t.keeper != nil {
+		_ = t.keeper.Close()
+	}
 }
 
 // CloseIdle closes the connections waiting in the pool.

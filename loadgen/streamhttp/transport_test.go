@@ -73,7 +73,7 @@ func TestTransportAgainstNetHTTPServer(t *testing.T) {
 	defer srv.Close()
 	tr, err := New(srv.URL, 1, time.Second)
 	require.NoError(t, err)
-	defer tr.CloseIdle()
+	defer tr.Close()
 
 	do := func(path string) (*Response, string) {
 		r := post("x")
