@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/infbench/infbench/loadgen/streamhttp"
 )
 
 // API selects the OpenAI-compatible endpoint.
@@ -61,12 +63,15 @@ type Request struct {
 }
 
 // Client sends streaming requests and measures them. It is safe for
-// concurrent use; all requests share one http.Client with an idle pool sized
-// for the concurrency, so connections are reused rather than re-dialled.
+// concurrent use; requests share a pool of connections sized for the
+// concurrency, so connections are reused rather than re-dialled. It reads
+// responses with streamhttp rather than net/http so that every event
+// carries the time its bytes arrived (see the package documentation).
 type Client struct {
 	target Target
-	url    string
-	http   *http.Client
+	path   string
+	header http.Header
+	tr     *streamhttp.Transport
 	stall  time.Duration
 	limit  time.Duration
 }
@@ -83,7 +88,8 @@ func WithRequestTimeout(d time.Duration) ClientOption { return func(c *Client) {
 
 // NewClient returns a client for t sized for conns concurrent requests:
 // it opens at most conns connections, so conns must be at least the
-// concurrency (or an open loop's MaxInFlight).
+// concurrency (or an open loop's MaxInFlight). A request beyond them waits
+// for a connection to come back rather than dial another.
 func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 	if t.BaseURL == "" {
 		return nil, errors.New("loadgen: target has no base URL")
@@ -94,31 +100,26 @@ func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 	if _, err := ParseAPI(string(t.API)); err != nil {
 		return nil, err
 	}
-	if conns < 1 {
-		conns = 1
+	base := strings.TrimRight(t.BaseURL, "/")
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: target URL %q: %w", t.BaseURL, err)
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		DialContext:         dialer.DialContext,
-		MaxIdleConns:        conns + 16,
-		MaxIdleConnsPerHost: conns + 16,
-		// At most conns connections: a request waits for one to come
-		// back to the pool rather than dial another. After [DONE] the
-		// body is drained behind Do (see there), and the transport returns
-		// the connection asynchronously, so without the cap the next
-		// request would often race it and open a fresh one.
-		MaxConnsPerHost: conns,
-		IdleConnTimeout: 90 * time.Second,
-		// Compression would make the transport buffer the stream.
-		DisableCompression: true,
-		ForceAttemptHTTP2:  false,
-		ReadBufferSize:     16 << 10,
-		WriteBufferSize:    16 << 10,
+	tr, err := streamhttp.New(u.Scheme+"://"+u.Host, conns, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "text/event-stream")
+	for k, v := range t.Headers {
+		h.Set(k, v)
 	}
 	c := &Client{
 		target: t,
-		url:    strings.TrimRight(t.BaseURL, "/") + t.API.path(),
-		http:   &http.Client{Transport: tr},
+		path:   u.Path + t.API.path(),
+		header: h,
+		tr:     tr,
 		stall:  60 * time.Second,
 		limit:  10 * time.Minute,
 	}
@@ -129,7 +130,12 @@ func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.tr.Close() }
+
+// Clock is the clock that stamps this client's events where the server
+// lets it: "kernel" (receive timestamps) or "user" (https, other OSes).
+// Each record says which clock stamped its own events.
+func (c *Client) Clock() streamhttp.Clock { return c.tr.Clock() }
 
 // Body returns the JSON request body for r.
 func (c *Client) Body(r Request) ([]byte, error) {
@@ -167,6 +173,10 @@ var (
 // Do sends r and measures it. epoch is the run's start: Record.Sent is
 // measured from it. Do never panics on a bad server and always returns a
 // record; failures are in Record.ErrorKind and Record.Error.
+//
+// It runs in three steps, one function each: send (the request out, the
+// response head back), response (statuses that carry no stream) and
+// stream (the events, each stamped when its bytes arrived).
 func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record) {
 	rec = Record{MaxTokens: r.MaxTokens}
 	body, err := c.Body(r)
@@ -174,70 +184,83 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		rec.ErrorKind, rec.Error = ErrMalformed, "encoding request: "+err.Error()
 		return rec
 	}
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	ctx, cancelT := context.WithTimeoutCause(ctx, c.limit, errDeadline)
 	stall := newStallWatch(c.stall, func() { cancel(errStall) })
-	var respBody io.ReadCloser // once there is a response
-	release := func() {
+	end := func() {
 		stall.stop()
-		if respBody != nil {
-			_ = respBody.Close()
-		}
 		cancelT()
 		cancel(nil)
 	}
-	handedOff := false // after [DONE], a goroutine drains the body and releases
-	defer func() {
-		if !handedOff {
-			release()
-		}
-	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		rec.ErrorKind, rec.Error = ErrTransport, err.Error()
+	resp, sent := c.send(ctx, body, epoch, &rec)
+	if resp == nil {
+		end()
 		return rec
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	for k, v := range c.target.Headers {
-		req.Header.Set(k, v)
+	if !c.response(resp, &rec) {
+		resp.Body.Finish(64<<10, drainTimeout)
+		end()
+		return rec
 	}
+	if c.stream(ctx, resp.Body, sent, stall, &rec) {
+		// At [DONE] the request is over and Do returns, so that the loop
+		// can send the next one; the chunked terminator behind it is read
+		// in the background, and the connection goes back to the pool.
+		go func() {
+			resp.Body.Finish(64<<10, drainTimeout)
+			end()
+		}()
+		return rec
+	}
+	_ = resp.Body.Close()
+	end()
+	return rec
+}
 
-	sent := time.Now()
+// send writes the request and reads the response head. It returns nil
+// when the request failed (rec says why).
+func (c *Client) send(ctx context.Context, body []byte, epoch time.Time, rec *Record) (*streamhttp.Response, time.Time) {
+	resp, sent, err := c.tr.Do(ctx, streamhttp.Request{Method: http.MethodPost, Path: c.path, Header: c.header, Body: body})
+	if sent.IsZero() {
+		sent = time.Now()
+	}
 	rec.Sent = sent.Sub(epoch)
-	defer func() {
-		if rec.End == 0 {
-			rec.End = time.Since(sent)
-		}
-	}()
-	resp, err := c.http.Do(req)
 	if err != nil {
-		c.fail(ctx, &rec, ErrTransport, err)
-		return rec
+		rec.End = time.Since(sent)
+		c.fail(ctx, rec, ErrTransport, err)
+		return nil, sent
 	}
-	respBody = resp.Body
-	rec.TTFB = time.Since(sent) // response headers are the first bytes
+	rec.TTFB = resp.Head.At().Sub(sent) // response headers are the first bytes
 	rec.Status = resp.StatusCode
+	return resp, sent
+}
+
+// response checks that resp is an event stream. It fills rec and returns
+// false for a non-2xx status or a non-streaming answer.
+func (c *Client) response(resp *streamhttp.Response, rec *Record) bool {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		// Drain a longer body (up to 64 KiB) so that a storm of 429s or
-		// 503s reuses connections instead of re-dialling each time.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		rec.End = rec.TTFB
 		rec.ErrorKind = ErrHTTP
 		rec.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, errorMessage(msg))
-		return rec
+		return false
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		rec.End = rec.TTFB
 		rec.ErrorKind = ErrMalformed
 		rec.Error = fmt.Sprintf("HTTP %d with Content-Type %s, not an event stream: does the server honour \"stream\": true? body: %s",
 			resp.StatusCode, ct, truncate(bytes.TrimSpace(msg), 300))
-		return rec
+		return false
 	}
+	return true
+}
 
-	sse := NewSSEReader(resp.Body, nil)
+// stream reads the events of body into rec. It returns true when the
+// stream ended with [DONE] and the rest of the body still has to be read.
+func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Time, stall *stallWatch, rec *Record) bool {
+	sse := NewSSEReader(body, nil)
 	var (
 		ch       Chunk
 		perChunk []int // tokens per content event from cumulative usage
@@ -245,53 +268,62 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		haveCum  = c.target.ContinuousUsage
 		usage    *Chunk
 		last     Chunk
+		lastRead uint64
+		clocks   [2]bool // kernel, user
 	)
-	done := false
+	defer func() {
+		rec.Comments = sse.Comments()
+		rec.Clock = clockOf(clocks)
+		if rec.End == 0 {
+			rec.End = time.Since(sent)
+		}
+	}()
 	for {
 		ev, err := sse.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			if err == io.EOF {
-				break
-			}
 			kind := ErrTransport
 			if errors.Is(err, ErrLineTooLong) {
 				kind = ErrMalformed
 			}
-			c.fail(ctx, &rec, kind, err)
-			rec.Comments = sse.Comments()
-			c.finish(&rec, sse, sent, usage, nil)
-			return rec
+			c.fail(ctx, rec, kind, err)
+			c.finish(rec, sse, sent, usage, nil)
+			return false
 		}
 		stall.touch(ev.At)
 		if err := ParseChunk(ev.Data, &ch); err != nil {
 			rec.ErrorKind = ErrMalformed
 			rec.Error = fmt.Sprintf("%v in event %q", err, truncate(ev.Data, 200))
-			c.finish(&rec, sse, sent, usage, nil)
-			return rec
+			c.finish(rec, sse, sent, usage, nil)
+			return false
 		}
 		if ch.Done {
-			// The request ends here, and Do returns now so that the loop
-			// can send the next one. A goroutine drains what follows (the
-			// chunked terminator) so the connection returns to the pool;
-			// a server that keeps the body open gets drainTimeout before
-			// the stall timer cuts the connection.
-			done = true
 			rec.End = ev.At.Sub(sent)
-			handedOff = true
-			stall.shorten(drainTimeout)
-			go func() {
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-				release()
-			}()
-			break
+			c.finish(rec, sse, sent, usage, cumulative(haveCum, perChunk))
+			if len(rec.Events) == 0 && rec.MaxTokens > 0 {
+				rec.ErrorKind, rec.Error = ErrNoContent, "stream ended without a content-bearing event"
+			}
+			return true
 		}
 		if ch.IsError {
 			rec.ErrorKind, rec.Error = ErrServer, "error event: "+ch.ErrorMessage
-			c.finish(&rec, sse, sent, usage, nil)
-			return rec
+			c.finish(rec, sse, sent, usage, nil)
+			return false
 		}
 		if ch.ContentBytes > 0 {
-			rec.Events = append(rec.Events, Event{At: ev.At.Sub(sent), Bytes: ch.ContentBytes})
+			lag := ev.User.Sub(ev.At)
+			if ev.Clock == streamhttp.ClockKernel {
+				clocks[0] = true
+			} else {
+				clocks[1] = true
+			}
+			if len(rec.Events) > 0 && ev.Read == lastRead {
+				rec.SharedStamps++
+			}
+			lastRead = ev.Read
+			rec.Events = append(rec.Events, Event{At: ev.At.Sub(sent), Bytes: ch.ContentBytes, Lag: lag})
 			if haveCum {
 				if !ch.HasUsage {
 					haveCum = false
@@ -306,20 +338,31 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 			usage = &last
 		}
 	}
-	rec.Comments = sse.Comments()
-	if !haveCum {
-		perChunk = nil
+	c.finish(rec, sse, sent, usage, cumulative(haveCum, perChunk))
+	// Every OpenAI-compatible server ends a stream with [DONE]; a body
+	// that ends before it was cut short, however cleanly.
+	rec.ErrorKind, rec.Error = ErrTruncated, fmt.Sprintf("stream ended without [DONE] after %d content events", len(rec.Events))
+	return false
+}
+
+func cumulative(ok bool, perChunk []int) []int {
+	if !ok {
+		return nil
 	}
-	c.finish(&rec, sse, sent, usage, perChunk)
+	return perChunk
+}
+
+// clockOf names the clocks that stamped a request's content events.
+func clockOf(seen [2]bool) string {
 	switch {
-	case !done:
-		// Every OpenAI-compatible server ends a stream with [DONE]; a body
-		// that ends before it was cut short, however cleanly.
-		rec.ErrorKind, rec.Error = ErrTruncated, fmt.Sprintf("stream ended without [DONE] after %d content events", len(rec.Events))
-	case len(rec.Events) == 0 && r.MaxTokens > 0:
-		rec.ErrorKind, rec.Error = ErrNoContent, "stream ended without a content-bearing event"
+	case seen[0] && seen[1]:
+		return ClockMixed
+	case seen[0]:
+		return string(streamhttp.ClockKernel)
+	case seen[1]:
+		return string(streamhttp.ClockUser)
 	}
-	return rec
+	return ""
 }
 
 // drainTimeout bounds the wait for the end of the body after [DONE].

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/infbench/infbench/loadgen/streamhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,14 +29,19 @@ func newTestClient(t *testing.T, url string, opts ...ClientOption) *Client {
 	return c
 }
 
-// Timing tolerance: the client stamps an event when the read returning its
-// last byte returns. Against a loopback server that writes at known times
-// the measured value can only be later than the server's write by the
-// loopback transit plus goroutine scheduling: well under a millisecond on
-// an idle machine, but tens of milliseconds on a loaded CI runner with the
-// race detector. The bound below is that generous; the lower bound is
-// strict, since the client sends before the server starts its clock.
-const slack = 30 * ms
+// Timing truth: the script server records when each of its writes began
+// and returned. With kernel receive stamps an event's time is the moment
+// the kernel took in its bytes, which on loopback happens inside the
+// sender's write: the measured time must lie within that write, however
+// busy the machine (no tolerance). With user-space stamps (no kernel
+// stamps here) it can only be later than the write began.
+func assertWithin(t *testing.T, name string, clock string, got time.Time, write [2]time.Time) {
+	t.Helper()
+	assert.False(t, got.Before(write[0]), "%s measured %v before the server's write began", name, write[0].Sub(got))
+	if clock == "kernel" {
+		assert.False(t, got.After(write[1]), "%s: kernel stamp %v after the server's write returned", name, got.Sub(write[1]))
+	}
+}
 
 // TestClientMeasuresScriptedTruth drives one request against a server that
 // sends every framing quirk, and checks each measured quantity against the
@@ -60,9 +66,18 @@ func TestClientMeasuresScriptedTruth(t *testing.T) {
 	srv := newScriptServer(t, 200, script)
 	c := newTestClient(t, srv.URL())
 
-	rec := c.Do(context.Background(), Request{Prompt: "hi", MaxTokens: 8}, time.Now())
+	epoch := time.Now()
+	rec := c.Do(context.Background(), Request{Prompt: "hi", MaxTokens: 8}, epoch)
 	require.True(t, rec.OK(), "error %s: %s", rec.ErrorKind, rec.Error)
 	w := srv.writes()[0]
+	srv.mu.Lock()
+	wrote := srv.wrote[0] // [0] is the response head, [i+1] piece i
+	srv.mu.Unlock()
+	if ok, err := streamhttp.KernelStamps(); ok {
+		assert.Equal(t, "kernel", rec.Clock)
+	} else {
+		t.Logf("user-space stamps only: %v", err)
+	}
 
 	// Events: "The", " sky is", " blue", ".", " Yes", "!" (6 events, 8 tokens).
 	require.Len(t, rec.Events, 6)
@@ -72,17 +87,17 @@ func TestClientMeasuresScriptedTruth(t *testing.T) {
 	assert.Equal(t, ITLApportioned, rec.ITLSource, "6 events for 8 tokens: ITL is an estimate")
 	assert.Equal(t, 1, rec.Comments)
 
-	within := func(name string, got, truth time.Duration) {
-		t.Helper()
-		assert.GreaterOrEqual(t, got, truth, "%s measured before the server wrote it", name)
-		assert.Less(t, got, truth+slack, "%s: measured %v, server wrote at %v", name, got, truth)
-	}
-	within("TTFT", rec.TTFT, w[2])
-	within("event 3 (split)", rec.Events[2].At, w[5])
+	sent := epoch.Add(rec.Sent)
+	assertWithin(t, "TTFT", rec.Clock, sent.Add(rec.TTFT), wrote[1+2])
+	assertWithin(t, "event 3 (split)", rec.Clock, sent.Add(rec.Events[2].At), wrote[1+5])
 	assert.Equal(t, rec.Events[2].At, rec.Events[3].At, "merged events share their read's stamp")
-	within("E2E", rec.E2E, w[6])
+	assert.Equal(t, 2, rec.SharedStamps, "events 4 and 5 arrived in the read that completed event 3")
+	assertWithin(t, "E2E", rec.Clock, sent.Add(rec.E2E), wrote[1+6])
 	assert.Less(t, rec.E2E, w[7], "the usage chunk must not extend E2E")
-	within("TTFB", rec.TTFB, 0)
+	assertWithin(t, "TTFB", rec.Clock, sent.Add(rec.TTFB), wrote[0])
+	for i, e := range rec.Events {
+		assert.GreaterOrEqual(t, e.Lag, time.Duration(0), "event %d: the client cannot read bytes before they arrive", i)
+	}
 	tpot, ok := rec.TPOT()
 	require.True(t, ok)
 	assert.InDelta(t, float64(rec.E2E-rec.TTFT)/7, float64(tpot), 1)
@@ -158,7 +173,9 @@ func TestClientFaultsAreData(t *testing.T) {
 			rec := newTestClient(t, srv.URL(), tc.opts...).Do(context.Background(), Request{Prompt: "x", MaxTokens: 4}, start)
 			assert.Equal(t, tc.kind, rec.ErrorKind, "error: %s", rec.Error)
 			assert.Contains(t, rec.Error, tc.message)
-			assert.Less(t, time.Since(start), 1500*ms, "a fault must end the request promptly")
+			// The stall and deadline cases' servers would send [DONE] at
+			// 2 s: the fault, not the server, must have ended the request.
+			assert.Less(t, time.Since(start), 2*time.Second, "a fault must end the request before the server's next write")
 		})
 	}
 }
@@ -172,9 +189,12 @@ func TestClientDoneThenHang(t *testing.T) {
 	})
 	start := time.Now()
 	rec := newTestClient(t, srv.URL(), WithStallTimeout(10*time.Second)).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, start)
+	returned := time.Since(start)
 	require.True(t, rec.OK(), rec.Error)
-	assert.Less(t, rec.End, 100*ms, "End is the [DONE] event")
-	assert.Less(t, time.Since(start), 200*ms, "Do returns at [DONE]; the drain happens behind it")
+	assert.Less(t, rec.End, 5*time.Second, "End is the [DONE] event, not the server's late write")
+	// Do returned before its own drain could have ended: the drain runs
+	// behind it, so that the loop sends the next request at once.
+	assert.Less(t, returned, rec.Sent+rec.End+drainTimeout, "Do returns at [DONE]; the drain happens behind it")
 }
 
 // usage.completion_tokens below the number of content events cannot be
@@ -222,7 +242,7 @@ func TestClientBodies(t *testing.T) {
 	b, err = bare.Body(Request{Prompt: "hello", MaxTokens: 7})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"model":"m","stream":true,"max_tokens":7,"prompt":"hello"}`, string(b))
-	assert.True(t, strings.HasSuffix(bare.url, "/v1/completions"))
+	assert.Equal(t, "/v1/completions", bare.path)
 
 	_, err = NewClient(Target{BaseURL: "http://x", API: "responses"}, 1)
 	assert.ErrorContains(t, err, `unknown API "responses": use chat or completions`)

@@ -35,6 +35,7 @@ func (s Summary) Metrics() []Metric {
 	dist(s.TPOT, "tpot", "p50", "p99")
 	dist(s.ITL, "itl", "p50", "p99")
 	dist(s.E2E, "e2e", "p50", "p99")
+	dist(s.ClientLag, "client-lag", "p99")
 	if s.Paced {
 		dist(s.TTFTFromSchedule, "ttft-sched", "p50", "p99")
 		dist(s.E2EFromSchedule, "e2e-sched", "p50", "p99")

@@ -30,6 +30,10 @@ const (
 	ITLPerChunkUsage = "per-chunk-usage" // cumulative usage on every chunk (vLLM continuous_usage_stats)
 	ITLOnePerEvent   = "one-per-event"   // as many content events as tokens
 	ITLApportioned   = "apportioned"     // tokens spread over events by text length: estimated
+
+	// ClockMixed: some of a request's events were stamped by the kernel,
+	// some in user space.
+	ClockMixed = "mixed"
 )
 
 // Record is everything measured about one request. Times are offsets on
@@ -59,6 +63,14 @@ type Record struct {
 	ITLSource    string `json:"itl_source,omitempty"`
 	Comments     int    `json:"comments,omitempty"` // SSE comment lines (keep-alives)
 
+	// Clock stamped the events: "kernel" (the time the kernel received
+	// their bytes), "user" (when the read returned: https, other OSes)
+	// or "mixed".
+	Clock string `json:"clock,omitempty"`
+	// SharedStamps counts content events that arrived in the same read as
+	// the one before them, and so carry its stamp.
+	SharedStamps int `json:"shared_stamps,omitempty"`
+
 	Status    int    `json:"status,omitempty"`
 	ErrorKind string `json:"error_kind,omitempty"`
 	Error     string `json:"error,omitempty"`
@@ -69,6 +81,11 @@ type Event struct {
 	At     time.Duration `json:"t"` // arrival, from Record.Sent
 	Tokens int           `json:"n"` // tokens it carries (see Record.ITLSource)
 	Bytes  int           `json:"b"` // decoded text length
+	// Lag is how long the event's bytes waited in the kernel before the
+	// client read them (user-space stamp − kernel stamp; zero without a
+	// kernel stamp): the client's own error on this event, already
+	// excluded from At.
+	Lag time.Duration `json:"lag,omitempty"`
 }
 
 // OK reports whether the request completed.

@@ -34,6 +34,11 @@ type scriptServer struct {
 
 	mu      sync.Mutex
 	written [][]time.Duration // per request, actual write offsets
+	// wrote holds, per request, when each write began and returned: the
+	// response head first, then the script's pieces. On loopback the
+	// kernel stamps a segment while the sender's write is in progress, so
+	// a kernel receive stamp lies between the two.
+	wrote [][][2]time.Time
 	conns   []net.Conn
 	wg      sync.WaitGroup
 	done    chan struct{} // closed at cleanup: stop waiting, close connections
@@ -111,8 +116,10 @@ func (s *scriptServer) respond(conn net.Conn, arrived time.Time) bool {
 	if s.status != 200 {
 		ct = "application/json"
 	}
+	headBegan := time.Now()
 	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n%s\r\n",
 		s.status, http.StatusText(s.status), ct, s.header)
+	wrote := [][2]time.Time{{headBegan, time.Now()}}
 	var offsets []time.Duration
 	for _, p := range s.script {
 		select {
@@ -120,13 +127,16 @@ func (s *scriptServer) respond(conn net.Conn, arrived time.Time) bool {
 		case <-s.done:
 			return false
 		}
-		offsets = append(offsets, time.Since(arrived))
+		began := time.Now()
+		offsets = append(offsets, began.Sub(arrived))
 		if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(p.Data), p.Data); err != nil {
 			return false
 		}
+		wrote = append(wrote, [2]time.Time{began, time.Now()})
 	}
 	s.mu.Lock()
 	s.written = append(s.written, offsets)
+	s.wrote = append(s.wrote, wrote)
 	s.mu.Unlock()
 	if s.cut {
 		return false

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/infbench/infbench/loadgen/streamhttp"
 )
 
 // MaxLineBytes bounds one SSE line. A longer line is a malformed stream (a
@@ -22,10 +24,26 @@ type SSEEvent struct {
 	// Data is the event's data: the values of its data: lines joined by "\n".
 	// It aliases the reader's buffer and is valid until the next call to Next.
 	Data []byte
-	// At is when the read that completed the event's last data line
-	// returned: the moment the payload was whole on the socket, before any
-	// JSON decoding.
+	// At is when the bytes of the read that completed the event's last
+	// data line arrived: the kernel's receive time where the body reports
+	// one (a *streamhttp.Body on Linux), else when that read returned. It
+	// is taken before any JSON decoding.
 	At time.Time
+	// User is when that read returned to this process; User − At is the
+	// client's lag in delivering the event.
+	User time.Time
+	// Read numbers the read that completed the event: events with the
+	// same Read arrived together and share its stamp.
+	Read uint64
+	// Clock is the clock that stamped At.
+	Clock streamhttp.Clock
+}
+
+// StampedReader is a body whose every Read comes from one socket read and
+// knows when that read's bytes arrived (*streamhttp.Body).
+type StampedReader interface {
+	io.Reader
+	Stamp() streamhttp.Stamp
 }
 
 // SSEReader reads server-sent events from a response body.
@@ -46,12 +64,16 @@ type SSEEvent struct {
 // "data: [DONE]\n" has still sent it); a stream that ends inside a line
 // was cut, and Next returns io.ErrUnexpectedEOF.
 type SSEReader struct {
-	r   io.Reader
-	now func() time.Time
+	r       io.Reader
+	stamped StampedReader // r, when it stamps its reads
+	now     func() time.Time
 
 	buf        []byte // bytes read and not yet consumed: buf[start:end]
 	start, end int
-	readAt     time.Time // when the last read returned
+	readAt     time.Time // when the last read's bytes arrived
+	readUser   time.Time // when the last read returned
+	readSeq    uint64
+	readClock  streamhttp.Clock
 	firstByte  time.Time
 	skipLF     bool // previous line ended in a bare '\r': skip a following '\n'
 	eof        bool
@@ -60,20 +82,28 @@ type SSEReader struct {
 	data     []byte // data of the event being assembled
 	hasData  bool
 	dataAt   time.Time
+	dataUser time.Time
+	dataSeq  uint64
+	dataClk  streamhttp.Clock
 	comments int
 }
 
-// NewSSEReader returns a reader over r. now stamps reads; nil means time.Now.
+// NewSSEReader returns a reader over r. A StampedReader stamps its own
+// reads; any other reader's are stamped with now as they return (nil
+// means time.Now).
 func NewSSEReader(r io.Reader, now func() time.Time) *SSEReader {
 	if now == nil {
 		now = time.Now
 	}
-	return &SSEReader{r: r, now: now, buf: make([]byte, 4096)}
+	s := &SSEReader{r: r, now: now, buf: make([]byte, 4096)}
+	s.stamped, _ = r.(StampedReader)
+	return s
 }
 
 // Reset makes the reader read from r, keeping its buffers.
 func (s *SSEReader) Reset(r io.Reader) {
 	*s = SSEReader{r: r, now: s.now, buf: s.buf, data: s.data[:0]}
+	s.stamped, _ = r.(StampedReader)
 }
 
 // FirstByte is when the first read that returned data returned (zero before).
@@ -107,7 +137,7 @@ func (s *SSEReader) Next() (SSEEvent, error) {
 }
 
 func (s *SSEReader) dispatch() SSEEvent {
-	ev := SSEEvent{Data: s.data, At: s.dataAt}
+	ev := SSEEvent{Data: s.data, At: s.dataAt, User: s.dataUser, Read: s.dataSeq, Clock: s.dataClk}
 	s.data = s.data[:0]
 	s.hasData = false
 	return ev
@@ -134,7 +164,7 @@ func (s *SSEReader) field(line []byte) {
 	}
 	s.data = append(s.data, value...)
 	s.hasData = true
-	s.dataAt = s.readAt
+	s.dataAt, s.dataUser, s.dataSeq, s.dataClk = s.readAt, s.readUser, s.readSeq, s.readClock
 }
 
 // line returns the next complete line without its terminator. ok is false
@@ -210,7 +240,15 @@ func (s *SSEReader) fill() error {
 	}
 	n, err := s.r.Read(s.buf[s.end:])
 	if n > 0 {
-		s.readAt = s.now()
+		if s.stamped != nil {
+			st := s.stamped.Stamp()
+			s.readAt, s.readUser, s.readSeq, s.readClock = st.At(), st.User, st.Seq, st.Clock()
+		} else {
+			s.readAt = s.now()
+			s.readUser = s.readAt
+			s.readSeq++
+			s.readClock = streamhttp.ClockUser
+		}
 		if s.firstByte.IsZero() {
 			s.firstByte = s.readAt
 		}

@@ -93,6 +93,22 @@ type Summary struct {
 	// flight at once: the concurrency a closed loop reached.
 	PeakInFlight int `json:"peak_in_flight"`
 
+	// The client's own error, the harness's error bound: for every
+	// content event of the completed requests, how long its bytes waited
+	// in the kernel before the client read them (user-space stamp −
+	// kernel receive stamp). Latencies are measured from the kernel stamp
+	// and exclude it; it is what they would have included otherwise.
+	// Empty where the kernel gave no stamps.
+	ClientLag Dist `json:"client_lag_ns"`
+	// Clock stamped the events: kernel, user (no receive timestamps:
+	// latencies include the client's lag, unmeasured) or mixed.
+	Clock string `json:"clock"`
+	// SharedStamps counts content events that arrived in one read with
+	// the event before them: both carry that read's stamp, the newest
+	// bytes' arrival, so the earlier one's time is late by up to its lag.
+	SharedStamps  int `json:"shared_stamps"`
+	ContentEvents int `json:"content_events"`
+
 	TokenSource string `json:"token_source"`  // usage, chunks or mixed
 	ITLSource   string `json:"itl_source"`    // see Record.ITLSource; mixed if several
 	ShortOutput int    `json:"short_outputs"` // completed with fewer tokens than max_tokens
@@ -101,16 +117,23 @@ type Summary struct {
 	Flags []string `json:"flags,omitempty"`
 }
 
+// SharedStampsFlag is the share of content events arriving in one read
+// with the event before them above which a cell is flagged. A server that
+// flushes each event on its own sends them in separate packets; a client
+// that keeps up reads them one by one. Above one in ten, the client (or a
+// proxy batching writes) is behind often enough to matter.
+const SharedStampsFlag = 0.10
+
 // Summarize computes a Summary over the measured (non-warmup) records.
 func Summarize(records []Record, slo SLO) Summary {
 	s := Summary{SLO: slo, Errors: map[string]int{}}
 	var (
 		ttft, ttfb, e2e, tpot, itl, speed, outLen []float64
-		lag, ttftSched, e2eSched                  []float64
+		lag, ttftSched, e2eSched, clientLag       []float64
 		firstSend, lastSend, firstDue, lastDue    time.Duration
 		first, last                               time.Duration
 		seen                                      = map[string]bool{}
-		tokenSrc, itlSrc                          = map[string]int{}, map[string]int{}
+		tokenSrc, itlSrc, clocks                  = map[string]int{}, map[string]int{}, map[string]int{}
 		minShort                                  = -1
 	)
 	any, anyDone := false, false
@@ -165,6 +188,16 @@ func Summarize(records []Record, slo SLO) Summary {
 		s.OutputTokens += r.OutputTokens
 		tokenSrc[r.TokenSource]++
 		itlSrc[r.ITLSource]++
+		if r.Clock != "" {
+			clocks[r.Clock]++
+		}
+		s.SharedStamps += r.SharedStamps
+		s.ContentEvents += len(r.Events)
+		if r.Clock == "kernel" {
+			for _, e := range r.Events {
+				clientLag = append(clientLag, float64(e.Lag))
+			}
+		}
 		ttft = append(ttft, float64(r.TTFT))
 		if r.Paced {
 			ttftSched = append(ttftSched, float64(r.Sent-r.Scheduled+r.TTFT))
@@ -225,6 +258,7 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	s.PeakInFlight = peakInFlight(records)
 	s.TokenSource, s.ITLSource = oneOrMixed(tokenSrc), oneOrMixed(itlSrc)
+	s.Clock, s.ClientLag = oneOrMixed(clocks), NewDist(clientLag)
 
 	if s.Completed < s.Requests || s.Requests == 0 {
 		s.flag("%d of %d requests failed (%.1f%%): %s", s.Failed, s.Requests, 100*s.ErrorRate, s.errorList())
@@ -251,6 +285,13 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	if itlSrc[ITLApportioned] > 0 {
 		s.flag("ITL estimated for %d requests: events carried several tokens, apportioned by text length", itlSrc[ITLApportioned])
+	}
+	if s.Clock != "" && s.Clock != "kernel" {
+		s.flag("events stamped in user space (clock: %s; kernel receive timestamps need Linux and plain http): latencies include the client's own delay in reading them, unmeasured", s.Clock)
+	}
+	if s.ContentEvents > 0 && float64(s.SharedStamps) > SharedStampsFlag*float64(s.ContentEvents) {
+		s.flag("%d of %d content events (%.0f%%) arrived in one read with the event before them and carry its stamp: their times are late by up to the client's lag (client-lag p99 %v)",
+			s.SharedStamps, s.ContentEvents, 100*float64(s.SharedStamps)/float64(s.ContentEvents), time.Duration(s.ClientLag.P99))
 	}
 	// Small samples: one line for the per-request distributions (they
 	// share n), one for the pooled ITL when it is small too.
