@@ -101,3 +101,60 @@ func BenchmarkIngestConc1000(b *testing.B) {
 	b.ReportMetric(float64(toks)/wall.Seconds(), "tok/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
 }
+
+// BenchmarkPacedStreams measures the client's CPU per streamed event at
+// concurrency 1000 against a server in a child process that paces like an
+// engine (first token after 200 ms, then one every 20 ms): each event
+// arrives alone and costs a wake-up. It reports the whole client's
+// cpu-ns/event, the floor that merely reading the same paced messages
+// over bare TCP costs on this machine (floor-ns/event: no HTTP, SSE or
+// parsing), the harness's own cost above that floor (harness-ns/event),
+// and the client's lag (client-lag-p99-ns). One op is one closed-loop run
+// of 1000 requests of 50 tokens. These are costs of this machine, not
+// pass/fail criteria: README gives the figures with the machine they ran on.
+func BenchmarkPacedStreams(b *testing.B) {
+	const (
+		conc   = 1000
+		ttft   = 200 * time.Millisecond
+		gap    = 20 * time.Millisecond
+		tokens = 50
+	)
+	url := startServerProcess(b, ttft, gap, tokens)
+	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
+	require.NoError(b, err)
+	defer c.Close()
+	req := func(int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
+	// Open the connections first, spread over one request's duration.
+	if _, err := (ClosedLoop{Concurrency: conc, Requests: conc, Ramp: ttft + tokens*gap}).Run(context.Background(), c, req, nil); err != nil {
+		b.Fatal(err)
+	}
+	var (
+		cpu    time.Duration
+		events int
+		lag99  float64
+	)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u0, s0 := cpuTimes()
+		recs, err := ClosedLoop{Concurrency: conc, Requests: conc}.Run(context.Background(), c, req, nil)
+		u1, s1 := cpuTimes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := Summarize(recs, SLO{})
+		if s.Failed > 0 {
+			b.Fatalf("%d failed: %v", s.Failed, s.FirstErrors)
+		}
+		cpu += u1 - u0 + s1 - s0
+		events += len(recs) * (tokens + 3) // role, tokens, usage, [DONE]
+		lag99 = max(lag99, s.ClientLag.P99)
+	}
+	b.StopTimer()
+	perEvent := float64(cpu.Nanoseconds()) / float64(events)
+	floor := float64(readFloor(b, conc, gap, tokens).Nanoseconds())
+	b.ReportMetric(perEvent, "cpu-ns/event")
+	b.ReportMetric(floor, "floor-ns/event")
+	b.ReportMetric(perEvent-floor, "harness-ns/event")
+	b.ReportMetric(lag99, "client-lag-p99-ns")
+	b.ReportMetric(0, "ns/op")
+}

@@ -39,9 +39,9 @@ type scriptServer struct {
 	// kernel stamps a segment while the sender's write is in progress, so
 	// a kernel receive stamp lies between the two.
 	wrote [][][2]time.Time
-	conns   []net.Conn
-	wg      sync.WaitGroup
-	done    chan struct{} // closed at cleanup: stop waiting, close connections
+	conns []net.Conn
+	wg    sync.WaitGroup
+	done  chan struct{} // closed at cleanup: stop waiting, close connections
 }
 
 func newScriptServer(t *testing.T, status int, script []piece) *scriptServer {

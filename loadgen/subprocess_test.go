@@ -122,17 +122,25 @@ func TestHelperStreamServer(t *testing.T) {
 // its URL. The child exits when the test ends.
 func startServerProcess(tb testing.TB, ttft, gap time.Duration, tokens int) string {
 	tb.Helper()
-	u := startHelper(tb, helperEnv+"="+strconv.FormatInt(int64(ttft), 10)+","+
+	return startHTTPHelper(tb, helperEnv, ttft, gap, tokens)
+}
+
+// startHTTPHelper starts the HTTP helper server env selects and waits
+// until it answers.
+func startHTTPHelper(tb testing.TB, env string, ttft, gap time.Duration, tokens int) string {
+	tb.Helper()
+	u := startHelper(tb, env+"="+strconv.FormatInt(int64(ttft), 10)+","+
 		strconv.FormatInt(int64(gap), 10)+","+strconv.Itoa(tokens), "http://")
-	// Wait until it answers.
-	for i := 0; i < 50; i++ {
-		if resp, err := http.Get(u + "/health"); err == nil {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(u + "/health")
+		if err == nil {
 			resp.Body.Close()
-			break
+			return u
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			tb.Fatalf("helper server %s does not answer: %v", u, err)
+		}
 	}
-	return u
 }
 
 // startHelper starts a child copy of the test binary running the helper
@@ -141,8 +149,11 @@ func startServerProcess(tb testing.TB, ttft, gap time.Duration, tokens int) stri
 func startHelper(tb testing.TB, env, prefix string) string {
 	tb.Helper()
 	test := "^TestHelperStreamServer$"
-	if strings.HasPrefix(env, helperRawEnv) {
+	switch {
+	case strings.HasPrefix(env, helperRawEnv):
 		test = "^TestHelperRawServer$"
+	case strings.HasPrefix(env, helperTruthEnv):
+		test = "^TestHelperTruthServer$"
 	}
 	cmd := exec.Command(os.Args[0], "-test.run="+test, "-test.v=false")
 	cmd.Env = append(os.Environ(), env)

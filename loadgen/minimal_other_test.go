@@ -1,0 +1,14 @@
+//go:build !linux
+
+package loadgen
+
+import (
+	"context"
+	"time"
+)
+
+// minimalTTFTs: the minimal client reads kernel timestamps, which only
+// Linux gives; elsewhere there is nothing to compare with.
+func minimalTTFTs(context.Context, string, int) func() []time.Duration {
+	return func() []time.Duration { return nil }
+}
