@@ -3,7 +3,7 @@
 COUNT ?= 1
 OUT   ?= bench.txt
 
-.PHONY: bench bench-gpu test accuracy fuzz lint compare engines
+.PHONY: bench bench-gpu test accuracy harness fuzz lint compare engines
 
 ## bench: the whole matrix on the built-in simulator (no GPU), to $(OUT)
 bench:
@@ -17,14 +17,19 @@ bench-gpu:
 test:
 	go test -race ./...
 
-## accuracy: the harness's timing-accuracy test at concurrency 1000 (skipped under -race)
+## accuracy: the harness against the server's own truth at concurrency 1000 (skipped under -race)
 accuracy:
 	INFBENCH_ACCURACY=1 go test -count=1 -run 'Accuracy' -v ./loadgen
+
+## harness: what the client costs on this machine (CPU per event, ingest rate, memory per stream)
+harness:
+	go test -run='^$$' -bench=. ./loadgen ./loadgen/streamhttp
 
 ## fuzz: run the SSE reader and chunk parser fuzzers for a while
 fuzz:
 	go test -run='^$$' -fuzz=FuzzSSEReader -fuzztime=60s ./loadgen
 	go test -run='^$$' -fuzz=FuzzParseChunk -fuzztime=60s ./loadgen
+	go test -run='^$$' -fuzz=FuzzChunkedBody -fuzztime=60s ./loadgen/streamhttp
 
 ## lint: formatting and vet, with and without the gpu build tag
 lint:

@@ -3,6 +3,9 @@
 // gets a Target (base URL, model, the optional request fields the server
 // accepts) and returns plain records.
 //
+//   - streamhttp (a subpackage) is the HTTP/1.1 client underneath: each
+//     body read it returns comes from one socket read and carries the time
+//     the kernel received those bytes.
 //   - SSEReader frames server-sent events and stamps each one; ParseChunk
 //     extracts the few fields that matter from its JSON.
 //   - Client sends one streaming request to /v1/chat/completions or
@@ -13,14 +16,36 @@
 //
 // # Definitions
 //
-// Clock. Monotonic (time.Now deltas). An event is stamped when the read
-// that completed its last data line returns, once per read and before any
-// JSON is decoded; events arriving in one read share its stamp.
+// Clock. An event's time is when the kernel received the bytes of the
+// socket read that completed its last data line: on Linux the software
+// receive timestamp (SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE), read
+// with recvmsg on every read, so a read the client makes late still
+// carries the arrival time. It is mapped onto the monotonic clock (the
+// kernel's wall-clock stamp is subtracted from the wall reading of the
+// time.Now taken as the read returns, and that difference from its
+// monotonic reading), and taken before any JSON is decoded. Where the
+// kernel gives no stamp (another OS, an https target: TLS buffers below
+// the plaintext, so a byte cannot be traced to its read) the time is when
+// the read returned; Record.Clock and Summary.Clock say which ("kernel",
+// "user", "mixed"), and a cell not stamped by the kernel is flagged.
 //
-// Send time. Taken immediately before the request is handed to the HTTP
-// client; the request body is built before it.
+// Client lag. Per content event, the user-space stamp − the kernel stamp:
+// how long the bytes waited before the client read them. It is excluded
+// from every latency and reported per cell (Summary.ClientLag; p99 on the
+// benchmark line as client-lag-p99-ns): the harness's own error bound.
 //
-// TTFB. Response headers received − send time (diagnosis only).
+// Shared stamps. Events that arrive in one read share its stamp — the
+// kernel stamps a read with its newest bytes — so the earlier one's time
+// is late by up to the client lag. They are counted per request
+// (Record.SharedStamps) and per cell; a cell where more than one content
+// event in ten shared a read (SharedStampsFlag) is flagged.
+//
+// Send time. Taken immediately before the request's bytes are written to
+// a connection, after one is taken from the pool (or dialled); the
+// request body is built before it.
+//
+// TTFB. The kernel's receipt of the read that completed the response
+// headers − send time (diagnosis only).
 //
 // TTFT. The first event whose first choice carries non-empty text —
 // delta.content, delta.reasoning_content or delta.reasoning (chat), text

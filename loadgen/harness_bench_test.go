@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,40 @@ func BenchmarkPacedStreams(b *testing.B) {
 	b.ReportMetric(floor, "floor-ns/event")
 	b.ReportMetric(perEvent-floor, "harness-ns/event")
 	b.ReportMetric(lag99, "client-lag-p99-ns")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkStreamMemory measures the client's memory per open stream: 1000
+// requests held open by a server in a child process (the first token after
+// 3 s), sampled 2 s after they were sent — heap and goroutine stacks in
+// use, over the same figures before the streams opened. One op is one run.
+func BenchmarkStreamMemory(b *testing.B) {
+	const conc = 1000
+	url := startServerProcess(b, 3*time.Second, time.Millisecond, 4)
+	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
+	require.NoError(b, err)
+	defer c.Close()
+	req := func(int) Request { return Request{Prompt: "p", MaxTokens: 4} }
+	inUse := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	var perStream float64
+	for i := 0; i < b.N; i++ {
+		before := inUse()
+		done := make(chan error, 1)
+		go func() {
+			_, err := ClosedLoop{Concurrency: conc, Requests: conc}.Run(context.Background(), c, req, nil)
+			done <- err
+		}()
+		time.Sleep(2 * time.Second)
+		perStream = max(perStream, float64(int64(inUse())-int64(before))/conc)
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(perStream, "B/stream")
 	b.ReportMetric(0, "ns/op")
 }
