@@ -210,20 +210,18 @@ func (s *scanner) topObject(c *Chunk) error {
 	return nil
 }
 
-func (s *scanner) choices(c *Chunk) error {
-	s.i++ // '['
+// array calls fn for each element of an array (n counts from 0); fn must
+// consume the element.
+func (s *scanner) array(fn func(n int) error) error {
+	if err := s.expect('['); err != nil {
+		return err
+	}
 	if s.peek() == ']' {
 		s.i++
 		return nil
 	}
 	for n := 0; ; n++ {
-		var err error
-		if n == 0 && s.peek() == '{' {
-			err = s.choice(c)
-		} else {
-			err = s.skip()
-		}
-		if err != nil {
+		if err := fn(n); err != nil {
 			return err
 		}
 		switch s.peek() {
@@ -236,6 +234,16 @@ func (s *scanner) choices(c *Chunk) error {
 			return s.errf("want ',' or ']' in array")
 		}
 	}
+}
+
+// choices reads the first choice of the array into c and skips the rest.
+func (s *scanner) choices(c *Chunk) error {
+	return s.array(func(n int) error {
+		if n == 0 && s.peek() == '{' {
+			return s.choice(c)
+		}
+		return s.skip()
+	})
 }
 
 func (s *scanner) choice(c *Chunk) error {
@@ -466,25 +474,7 @@ func (s *scanner) skipDepth(depth int) error {
 	case c == '{':
 		return s.object(func([]byte) error { return s.skipDepth(depth + 1) })
 	case c == '[':
-		s.i++
-		if s.peek() == ']' {
-			s.i++
-			return nil
-		}
-		for {
-			if err := s.skipDepth(depth + 1); err != nil {
-				return err
-			}
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return nil
-			default:
-				return s.errf("want ',' or ']' in array")
-			}
-		}
+		return s.array(func(int) error { return s.skipDepth(depth + 1) })
 	case c == '"':
 		_, _, err := s.str()
 		return err
