@@ -122,3 +122,40 @@ func TestOpenLoopStopsOnCancel(t *testing.T) {
 		assert.Equal(t, ErrCanceled, r.ErrorKind)
 	}
 }
+
+// The schedule seed depends on the run seed, the rate and the repetition
+// only: every engine at a rate and repetition is offered the same
+// arrivals; another repetition, rate or run gets others.
+func TestScheduleSeed(t *testing.T) {
+	sched := func(seed uint64) []time.Duration {
+		return OpenLoop{Rate: 20, Requests: 100, Seed: seed}.Schedule()
+	}
+	a := ScheduleSeed(0xabc, 20, 0)
+	assert.Equal(t, a, ScheduleSeed(0xabc, 20, 0))
+	assert.Equal(t, sched(a), sched(ScheduleSeed(0xabc, 20, 0)))
+	for _, other := range []uint64{ScheduleSeed(0xabc, 20, 1), ScheduleSeed(0xabc, 20.5, 0), ScheduleSeed(0xabd, 20, 0)} {
+		assert.NotEqual(t, a, other)
+		assert.NotEqual(t, sched(a)[1:10], sched(other)[1:10])
+	}
+}
+
+// An open loop against a server that sends headers and then nothing
+// gives up too: the first 8 requests to finish (max_in_flight clamped to
+// 8) all stall, and the ones sent meanwhile are canceled.
+func TestOpenLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
+	const stall = time.Second
+	srv := newStallServer(t)
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m"}, 64, WithStallTimeout(stall))
+	require.NoError(t, err)
+	defer c.Close()
+	recs, err := OpenLoop{Rate: 20, Requests: 200, MaxInFlight: 64, Seed: 1}.Run(context.Background(), c,
+		func(int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
+	var h *HopelessError
+	require.ErrorAs(t, err, &h)
+	assert.Equal(t, 8, h.Failed)
+	assert.Equal(t, ErrStall, h.Reason)
+	assert.Less(t, len(recs), 200, "stopped before the schedule ran out")
+	s := Summarize(recs, SLO{})
+	assert.Equal(t, 8, s.Errors[ErrStall])
+	assert.Equal(t, len(recs)-8, s.Canceled)
+}

@@ -254,3 +254,112 @@ func TestClosedLoopReusesConnections(t *testing.T) {
 	require.Equal(t, 400, Summarize(recs, SLO{}).Completed)
 	assert.LessOrEqual(t, conns.Load(), int64(10), "connections opened for 400 requests at concurrency 8")
 }
+
+// stallServer answers every request with its response headers and then
+// nothing, until the client goes away; it counts the requests it got.
+type stallServer struct {
+	*httptest.Server
+	arrived atomic.Int64
+}
+
+func newStallServer(t testing.TB) *stallServer {
+	s := &stallServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.arrived.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// A server that sends headers and then nothing: each request waits out
+// the stall timeout, so without the give-up rule 20 requests at
+// concurrency 4 would take 5 stall timeouts (24 with the warmup: 6). The
+// first 4 to finish all stall, so the loop stops there: within 2 stall
+// timeouts, having sent at most 2 × 4 requests (each worker sends its
+// next one as its first fails), and saying why.
+func TestClosedLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
+	const stall = time.Second
+	srv := newStallServer(t)
+	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m"}, 4, WithStallTimeout(stall))
+	require.NoError(t, err)
+	defer c.Close()
+	start := time.Now()
+	recs, err := ClosedLoop{Concurrency: 4, Warmup: 4, Requests: 20}.Run(context.Background(), c,
+		func(int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
+	took := time.Since(start)
+	require.ErrorIs(t, err, ErrHopeless)
+	var h *HopelessError
+	require.ErrorAs(t, err, &h)
+	assert.Equal(t, HopelessError{Failed: 4, Reason: ErrStall, Example: "no event for 1s (stall timeout)"}, *h)
+	assert.Contains(t, err.Error(), "the first 4 requests to finish all failed with stall")
+	assert.LessOrEqual(t, srv.arrived.Load(), int64(8), "requests the server got")
+	stalls, canceled := 0, 0
+	for _, r := range recs {
+		switch r.ErrorKind {
+		case ErrStall:
+			stalls++
+		case ErrCanceled:
+			canceled++
+		default:
+			t.Errorf("request %d: %s %s", r.Index, r.ErrorKind, r.Error)
+		}
+	}
+	assert.Equal(t, 4, stalls)
+	assert.Equal(t, len(recs)-4, canceled, "the ones in flight when the loop gave up are canceled, not failed")
+	assert.Less(t, took, 2*stall, "the cell ends within 2 stall timeouts")
+	t.Logf("gave up after %v; the server got %d requests", took, srv.arrived.Load())
+}
+
+// The rule compares reasons: HTTP 500 and 503 are one (http 5xx); a
+// single success among the first requests keeps the loop going, and a
+// negative GiveUpAfter turns the rule off.
+func TestGiveUpRuleReasons(t *testing.T) {
+	var n atomic.Int64
+	mixed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = drainBody(r)
+		code := []int{500, 503}[n.Add(1)%2]
+		http.Error(w, `{"message":"overloaded"}`, code)
+	}))
+	defer mixed.Close()
+	c, err := NewClient(Target{BaseURL: mixed.URL, Model: "m"}, 3)
+	require.NoError(t, err)
+	defer c.Close()
+	req := func(int) Request { return Request{Prompt: "p", MaxTokens: 2} }
+	_, err = ClosedLoop{Concurrency: 3, Requests: 30}.Run(context.Background(), c, req, nil)
+	var h *HopelessError
+	require.ErrorAs(t, err, &h)
+	assert.Equal(t, "http 5xx", h.Reason)
+	assert.Equal(t, 3, h.Failed)
+	assert.Less(t, n.Load(), int64(30), "stopped before sending every request")
+
+	n.Store(0)
+	recs, err := ClosedLoop{Concurrency: 3, Requests: 30, GiveUpAfter: -1}.Run(context.Background(), c, req, nil)
+	require.NoError(t, err)
+	assert.Len(t, recs, 30, "the rule is off")
+
+	// Every second request succeeds (one at a time, so in this order):
+	// the first two to finish are not all failures, and every request runs.
+	srv := newStreamServer(t, 0, 0, 2)
+	var k atomic.Int64
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k.Add(1)%2 == 1 {
+			_, _ = drainBody(r)
+			http.Error(w, "no", 500)
+			return
+		}
+		srv.handle(w, r)
+	}))
+	defer flaky.Close()
+	fc, err := NewClient(Target{BaseURL: flaky.URL, Model: "m", IncludeUsage: true}, 1)
+	require.NoError(t, err)
+	defer fc.Close()
+	recs, err = ClosedLoop{Concurrency: 1, Requests: 10}.Run(context.Background(), fc, req, nil)
+	require.NoError(t, err)
+	s := Summarize(recs, SLO{})
+	assert.Equal(t, 10, s.Requests)
+	assert.Equal(t, 5, s.Completed)
+}
