@@ -159,20 +159,18 @@ func checkEngines(pattern string, s *infbench.Suite) error {
 	if have == "" {
 		have = "none"
 	}
-	how := "container engines (vllm, sglang, trtllm) need -tags=gpu; the simulator runs without it"
-	if os.Getenv(config.EnvTarget) != "" {
-		how = config.EnvTarget + " is set, so the only engine is external"
+	switch {
+	case os.Getenv(config.EnvTarget) != "":
+		return fmt.Errorf("-bench=%s selects no engine of this run: %s is set, so the only engine is external (use -bench=Serve/engine=external, or unset %s)",
+			pattern, config.EnvTarget, config.EnvTarget)
+	case len(elsewhere) > 0 && !engines.GPUBuild:
+		return fmt.Errorf("-bench=%s selects %s, container engines that run only with -tags=gpu: go test -tags=gpu -run='^$' -bench='%s' -timeout 0 . (this build runs: %s)",
+			pattern, strings.Join(elsewhere, ", "), pattern, have)
+	case len(elsewhere) > 0:
+		return fmt.Errorf("-bench=%s selects %s, which runs only without -tags=gpu (this build runs: %s)", pattern, strings.Join(elsewhere, ", "), have)
 	}
-	if len(elsewhere) > 0 {
-		gpu := ""
-		if !engines.GPUBuild {
-			gpu = " add -tags=gpu:"
-		}
-		return fmt.Errorf("-bench=%s selects engine %s, which this build does not run:%s %s (this build runs: %s)",
-			pattern, strings.Join(elsewhere, ", "), gpu, how, have)
-	}
-	return fmt.Errorf("-bench=%s selects no engine of %s: it has %s, and this build runs %s (%s)",
-		pattern, runFile, strings.Join(engineNames(s.Run.Engines), ", "), have, how)
+	return fmt.Errorf("-bench=%s selects no engine of %s: it has %s, and this build runs %s (container engines need -tags=gpu, the simulator runs without it)",
+		pattern, runFile, strings.Join(engineNames(s.Run.Engines), ", "), have)
 }
 
 func engineNames(es []config.Engine) []string {

@@ -70,7 +70,8 @@ func TestRunsThatCannotMeasureAreRefused(t *testing.T) {
 		want []string
 	}{
 		{"container engine without -tags=gpu", []string{"-test.bench=Serve/engine=vllm"},
-			[]string{"-bench=Serve/engine=vllm selects engine vllm, which this build does not run: add -tags=gpu", "this build runs: sim"}},
+			[]string{"-bench=Serve/engine=vllm selects vllm, container engines that run only with -tags=gpu: go test -tags=gpu -run='^$' -bench='Serve/engine=vllm' -timeout 0 . (this build runs: sim)"}},
+		{"engines by alternation", []string{"-test.bench=Serve/engine=(sglang|trtllm)"}, []string{"selects sglang, trtllm, container engines"}},
 		{"engine not in engines.yaml", []string{"-test.bench=Serve/engine=tgi"},
 			[]string{"-bench=Serve/engine=tgi selects no engine of testdata/engines.yaml: it has sim, vllm, sglang, trtllm, and this build runs sim"}},
 		{"-benchtime=2s", []string{"-test.bench=.", "-test.benchtime=2s"},
