@@ -124,7 +124,9 @@ func TestSuiteRateCells(t *testing.T) {
 
 // An open-loop cell the client cannot keep up with (one request in flight
 // at a time against a slow engine) says so, and its latency from the
-// schedule shows the queue.
+// schedule shows the queue. The bounds only get easier on a busy machine:
+// each request takes at least five 10 ms steps (prefill and 4 tokens), so
+// at most 20 of the 50 due each second can be sent.
 func TestRunCellOpenLoopHeldBack(t *testing.T) {
 	l, err := sim.Listen(context.Background(), "127.0.0.1:0", sim.Config{Model: "m",
 		Timing: sim.Linear{Base: 10 * time.Millisecond}})

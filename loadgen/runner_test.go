@@ -29,6 +29,8 @@ type streamServer struct {
 	served    atomic.Int64
 
 	inFlight atomic.Int64
+	cut      atomic.Int64 // requests whose client went away mid-stream
+	finished atomic.Int64 // requests streamed to [DONE]
 	mu       sync.Mutex
 	arrivals []int64
 	ttfts    []time.Duration // actual first-content write offsets
@@ -71,6 +73,7 @@ func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-timer.C:
 			case <-r.Context().Done():
+				s.cut.Add(1)
 				return
 			}
 		}
@@ -80,11 +83,13 @@ func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 		if _, err := w.Write(tokenEvent); err != nil {
+			s.cut.Add(1)
 			return
 		}
 		f.Flush()
 	}
 	fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":%d}}\n\ndata: [DONE]\n\n", tokens)
+	s.finished.Add(1)
 }
 
 // countingDoer records, on the client side, when each request starts and
@@ -151,6 +156,10 @@ func (d *countingDoer) inFlight(c int) (peak int, mean float64) {
 	return peak, mean
 }
 
+// A closed loop at concurrency C never has more than C requests in flight,
+// reaches C, and keeps C in flight while work remains. Nothing here bounds
+// a time: the counts are compared with what the server itself counted in
+// the same run, and the steady state is a share of the run's own time.
 func TestClosedLoopKeepsExactlyCInFlight(t *testing.T) {
 	const conc, warmup, requests = 8, 8, 80
 	srv := newStreamServer(t, 20*ms, 2*ms, 0)
@@ -168,31 +177,27 @@ func TestClosedLoopKeepsExactlyCInFlight(t *testing.T) {
 	require.Len(t, recs, warmup+requests)
 	assert.EqualValues(t, warmup+requests, sunk.Load(), "every record reaches the sink")
 
+	// The server's count: every request arrived, and none while C were
+	// already in flight there; C at once was reached.
 	srv.mu.Lock()
 	arrivals := append([]int64(nil), srv.arrivals...)
 	srv.mu.Unlock()
+	require.Len(t, arrivals, warmup+requests, "requests the server got")
 	sort.Slice(arrivals, func(i, j int) bool { return arrivals[i] < arrivals[j] })
-	assert.EqualValues(t, conc, arrivals[len(arrivals)-1], "never more than C in flight")
-	// Client side: each worker starts its next request the moment the
-	// previous one ends, so between filling up and running out of work
-	// the loop holds C in flight but for bookkeeping gaps of microseconds
-	// between requests of tens of milliseconds: a time-weighted mean of at
-	// least 0.98·C, and never more than C.
+	assert.EqualValues(t, conc, arrivals[len(arrivals)-1], "the server never saw more than C in flight, and saw C")
+
+	// The client's count agrees, and the records say the same.
 	peak, mean := d.inFlight(conc)
 	assert.Equal(t, conc, peak, "never more than C in flight")
-	assert.GreaterOrEqual(t, mean, 0.98*conc, "time-weighted requests in flight")
+	assert.Equal(t, conc, Summarize(recs, SLO{}).PeakInFlight)
+	// Between filling up and running out of work, each worker sends its
+	// next request the moment its previous one returns: the only time a
+	// slot is empty is the loop's bookkeeping between two requests. A
+	// loop that waited for a batch to drain, or ran fewer workers, would
+	// hold about 0.7·C here (the output lengths vary 5..29 tokens); 0.9·C
+	// leaves a busy machine 10% of every request for that bookkeeping.
+	assert.GreaterOrEqual(t, mean, 0.9*conc, "time-weighted requests in flight")
 	t.Logf("client side: peak %d, time-weighted mean %.4f in flight", peak, mean)
-	// Server side: a request's successor arrives one loopback round trip
-	// after it ended; in that window the server sees C-1 only if another
-	// request ended too. With spread-out completions that is rare: at
-	// least 75% of arrivals after the first C see exactly C (85-95% on an idle machine).
-	atC := 0
-	for _, a := range arrivals {
-		if a == conc {
-			atC++
-		}
-	}
-	assert.GreaterOrEqual(t, float64(atC), 0.75*float64(warmup+requests-conc), "arrivals seen at exactly C: %v", arrivals)
 
 	sum := Summarize(recs, SLO{})
 	assert.Equal(t, requests, sum.Requests, "warmup excluded")
@@ -204,6 +209,9 @@ func TestClosedLoopKeepsExactlyCInFlight(t *testing.T) {
 	}
 }
 
+// Cancelling stops the loop without waiting for the requests in flight:
+// the server sees each of them cut off, none finished, and no request
+// after them.
 func TestClosedLoopStopsOnCancel(t *testing.T) {
 	srv := newStreamServer(t, 10*ms, 10*ms, 1000) // 10 s per request
 	c, err := NewClient(Target{BaseURL: srv.URL, Model: "m"}, 4)
@@ -211,15 +219,15 @@ func TestClosedLoopStopsOnCancel(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
 	defer cancel()
-	start := time.Now()
 	recs, err := ClosedLoop{Concurrency: 4, Requests: 100}.Run(ctx, c, func(int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
 	assert.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 5*time.Second, "cancel must stop the run promptly")
 	require.Len(t, recs, 4, "only the 4 requests in flight were started")
 	for _, r := range recs {
 		assert.Equal(t, ErrCanceled, r.ErrorKind)
 	}
+	assert.Eventually(t, func() bool { return srv.cut.Load() == 4 }, 10*time.Second, ms, "the server saw all 4 cut off")
+	assert.Zero(t, srv.finished.Load(), "no request ran to its end")
 	sum := Summarize(recs, SLO{})
 	assert.Equal(t, 4, sum.Canceled)
 	assert.Equal(t, 0, sum.Failed, "canceled requests are not the server's errors")
@@ -278,9 +286,9 @@ func newStallServer(t testing.TB) *stallServer {
 // A server that sends headers and then nothing: each request waits out
 // the stall timeout, so without the give-up rule 20 requests at
 // concurrency 4 would take 5 stall timeouts (24 with the warmup: 6). The
-// first 4 to finish all stall, so the loop stops there: within 2 stall
-// timeouts, having sent at most 2 × 4 requests (each worker sends its
-// next one as its first fails), and saying why.
+// first 4 to finish all stall, so the loop stops there, having sent at
+// most 2 × 4 requests (each worker sends its next one as its first
+// fails), and says why.
 func TestClosedLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	const stall = time.Second
 	srv := newStallServer(t)
@@ -310,7 +318,9 @@ func TestClosedLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	}
 	assert.Equal(t, 4, stalls)
 	assert.Equal(t, len(recs)-4, canceled, "the ones in flight when the loop gave up are canceled, not failed")
-	assert.Less(t, took, 2*stall, "the cell ends within 2 stall timeouts")
+	// How long that took is the root package's acceptance test
+	// (TestStalledCellStopsAndFailsTheRun); here the server's count says
+	// the loop stopped after the first round.
 	t.Logf("gave up after %v; the server got %d requests", took, srv.arrived.Load())
 }
 
