@@ -22,33 +22,11 @@ const (
 	promptsFile = "testdata/prompts.yaml"
 )
 
-// TestMain makes -benchtime=1x the default (one cell run per benchmark
-// iteration; the cell sizes itself from engines.yaml, so the testing
-// package's time-based scaling would only repeat it) and prints the run's
-// configuration lines before any benchmark line.
+// TestMain checks the flags and the -bench pattern before any engine
+// starts, prints the run's configuration lines before any benchmark line,
+// and decides the exit status from what was measured: see benchMain.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.benchtime" })
-	if !set {
-		_ = flag.Set("test.benchtime", "1x")
-	}
-	if b := flag.Lookup("test.bench"); b != nil && b.Value.String() != "" {
-		// One seed for the whole process: the configuration lines printed
-		// here and BenchmarkServe's Load must agree on it.
-		if os.Getenv(infbench.EnvSeed) == "" {
-			_ = os.Setenv(infbench.EnvSeed, fmt.Sprintf("%x", infbench.RandomSeed()))
-		}
-		s, err := infbench.Load(runFile, promptsFile, os.Getenv)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "[infbench]", err)
-			os.Exit(2)
-		}
-		for _, l := range s.ConfigLines() {
-			fmt.Printf("%s: %s\n", l.Key, l.Value)
-		}
-	}
-	os.Exit(m.Run())
+	os.Exit(benchMain(m, os.Getenv, os.Stdout))
 }
 
 // BenchmarkServe runs the matrix engine × concurrency × prompt category,
@@ -61,22 +39,33 @@ func BenchmarkServe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	salts := infbench.NewSalter(s.Seed)
 	list := s.Engines()
 	if len(list) == 0 {
 		b.Skipf("no engine of this build in %s (container engines need -tags=gpu; INFBENCH_TARGET benchmarks a running server)", runFile)
 	}
-	rw := openResults(b, s, list)
-	gpu := benchTelemetry(b, engines.GPUBuild, rw)
+	out := openProgress()
+	b.Cleanup(out.close)
+	r := &benchRun{s: s, salts: infbench.NewSalter(s.Seed), out: out}
+	r.rw = openResults(b, s, list, out.w0())
+	r.gpu = benchTelemetry(b, engines.GPUBuild, r.rw, out.w0())
 	for _, e := range list {
 		b.Run("engine="+e.Name, func(b *testing.B) {
-			benchEngine(b, s, e, salts, rw, gpu)
+			benchEngine(b, r, e)
 		})
 	}
 }
 
-func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
-	ctx := b.Context()
+// benchRun is what every cell of one BenchmarkServe run shares.
+type benchRun struct {
+	s     *infbench.Suite
+	salts *infbench.Salter
+	rw    *resultsdir.Writer
+	gpu   *gpumem.GPU // nil without GPU telemetry
+	out   progress
+}
+
+func benchEngine(b *testing.B, r *benchRun, e config.Engine) {
+	ctx, s, rw, gpu := b.Context(), r.s, r.rw, r.gpu
 	eng, err := engines.New(e, s.Run,
 		engines.WithAPIKey(os.Getenv(config.EnvAPIKey)),
 		engines.WithLogDir(rw.Dir()),
@@ -91,7 +80,7 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 	engineTelemetry(b, gpu, rw.Dir(), e.Name) // baseline before the engine starts
 	startCtx, cancel := context.WithTimeout(ctx, s.Run.Timeouts.Startup)
 	defer cancel()
-	fmt.Fprintf(os.Stderr, "[infbench] starting engine %s\n", e.Name)
+	fmt.Fprintf(r.out.w0(), "[infbench] starting engine %s\n", e.Name)
 	ep, err := eng.Start(startCtx)
 	b.Cleanup(func() {
 		if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
@@ -109,7 +98,7 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			for _, cat := range s.Categories() {
 				b.Run("prompt="+cat, func(b *testing.B) {
-					benchCell(b, s, ep, s.Cell(e.Name, conc, cat), salts, rw, gpu)
+					benchCell(b, r, ep, s.Cell(e.Name, conc, cat))
 				})
 			}
 		})
@@ -118,7 +107,7 @@ func benchEngine(b *testing.B, s *infbench.Suite, e config.Engine, salts *infben
 		b.Run(infbench.Cell{Rate: rate}.Load(), func(b *testing.B) {
 			for _, cat := range s.Categories() {
 				b.Run("prompt="+cat, func(b *testing.B) {
-					benchCell(b, s, ep, s.RateCell(e.Name, rate, cat), salts, rw, gpu)
+					benchCell(b, r, ep, s.RateCell(e.Name, rate, cat))
 				})
 			}
 		})
@@ -145,8 +134,12 @@ func testDeadline() time.Time {
 }
 
 // benchCell runs the cell once and reports the summary of its measured
-// requests.
-func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infbench.Cell, salts *infbench.Salter, rw *resultsdir.Writer, gpu *gpumem.GPU) {
+// requests. A cell stopped early (its first requests all failed the same
+// way) or whose requests all failed fails here; one with more failures
+// than max_error_rate reports its line and fails the run at its end
+// (benchMain), since a failed benchmark prints no result line.
+func benchCell(b *testing.B, r *benchRun, ep engines.Endpoint, cell infbench.Cell) {
+	s := r.s
 	client, err := loadgen.NewClient(loadgen.Target{
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
 		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
@@ -157,19 +150,19 @@ func benchCell(b *testing.B, s *infbench.Suite, ep engines.Endpoint, cell infben
 	}
 	defer client.Close()
 	if b.N != 1 {
-		// A cell sizes itself (engines.yaml, INFBENCH_REQUESTS); repeating
-		// it inside one result would pool runs with separate clocks.
+		// benchMain refuses any -benchtime but 1x; a cell sizes itself
+		// (engines.yaml, INFBENCH_REQUESTS), and repeating it inside one
+		// result would pool runs with separate clocks.
 		b.Fatalf("-benchtime gave b.N = %d: run with -benchtime=1x (the default here) and use -count=N for repeated samples", b.N)
 	}
-	stopGPU := cellTelemetry(b.Context(), gpu)
-	all, err := runRecorded(b, rw, client, cell, salts)
+	stopGPU := cellTelemetry(b.Context(), r.gpu)
+	all, sum, err := runRecorded(b, r, client, cell)
 	// Energy over the whole cell, warmup included, per token generated in
 	// it: the sampler cannot tell warmup joules from measured ones.
 	gpuMetrics := stopGPU(outputTokens(all))
 	if err != nil {
 		b.Fatal(err)
 	}
-	sum := loadgen.Summarize(all, cell.SLO)
 	b.ReportMetric(0, "ns/op")
 	for _, m := range sum.Metrics() {
 		b.ReportMetric(m.Value, m.Unit)

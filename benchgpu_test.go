@@ -36,10 +36,10 @@ func openTelemetry(gpuBuild bool, lib nvml.Interface, opts ...gpumem.Option) (*g
 // benchTelemetry opens the GPU for BenchmarkServe: it prints the GPU's
 // configuration lines, records its name in run.json, and closes it when
 // the matrix ends. Nil where there is no GPU to measure.
-func benchTelemetry(b *testing.B, gpuBuild bool, rw *resultsdir.Writer) *gpumem.GPU {
+func benchTelemetry(b *testing.B, gpuBuild bool, rw *resultsdir.Writer, log io.Writer) *gpumem.GPU {
 	g, why := openTelemetry(gpuBuild, nvml.New())
 	if g == nil {
-		fmt.Fprintln(os.Stderr, "[infbench]", why)
+		fmt.Fprintln(log, "[infbench]", why)
 		return nil
 	}
 	b.Cleanup(func() { _ = g.Close() })

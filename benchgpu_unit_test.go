@@ -111,6 +111,10 @@ func TestGPUSamplesReachTheReport(t *testing.T) {
 	_, sum, err := infbench.RunCell(t.Context(), client, cell, infbench.NewSalter(1), w.Sink(key), nil)
 	require.NoError(t, err)
 	require.NoError(t, w.AddSummary(key, sum))
+	// The charts need a few samples: wait for them rather than trust the
+	// cell to last long enough on a busy machine (each sample reads the
+	// memory once, and each read adds 256 MiB).
+	require.Eventually(t, func() bool { return used.Load() >= 1<<30+4<<28 }, 10*time.Second, time.Millisecond)
 	gs := s.Stop()
 	require.NoError(t, f.Close())
 	require.NoError(t, w.Close())

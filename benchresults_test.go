@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 // openResults creates the run's results folder (INFBENCH_RESULTS, else
 // results/<UTC time>), prints its path to stderr, and, when the matrix is
 // done, closes it and renders the charts and report.md from what it holds.
-func openResults(b *testing.B, s *infbench.Suite, list []config.Engine) *resultsdir.Writer {
+func openResults(b *testing.B, s *infbench.Suite, list []config.Engine, log io.Writer) *resultsdir.Writer {
 	now := time.Now()
 	run := resultsdir.Run{
 		Start:     now,
@@ -43,7 +42,7 @@ func openResults(b *testing.B, s *infbench.Suite, list []config.Engine) *results
 	if err != nil {
 		b.Fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "[infbench] results in %s\n", dir)
+	fmt.Fprintf(log, "[infbench] results in %s\n", dir)
 	b.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			b.Error(err)
@@ -52,11 +51,11 @@ func openResults(b *testing.B, s *infbench.Suite, list []config.Engine) *results
 			return
 		}
 		// b.Context is done by now; rendering takes a second or two.
-		if err := report.Render(context.WithoutCancel(b.Context()), dir, report.WithLog(os.Stderr)); err != nil {
+		if err := report.Render(context.WithoutCancel(b.Context()), dir, report.WithLog(log)); err != nil {
 			b.Errorf("rendering the report: %v", err)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "[infbench] report in %s\n", filepath.Join(dir, report.ReportFile))
+		fmt.Fprintf(log, "[infbench] report in %s\n", filepath.Join(dir, report.ReportFile))
 	})
 	return w
 }
@@ -87,60 +86,23 @@ func recordEngine(b *testing.B, w *resultsdir.Writer, e config.Engine, ep engine
 
 // runRecorded runs a cell with infbench.RunCell, appending each request
 // to requests.jsonl as it completes and the cell's summary to
-// summary.json when it ends, stopped or not.
-func runRecorded(b *testing.B, w *resultsdir.Writer, d loadgen.Doer, cell infbench.Cell, salts *infbench.Salter) ([]loadgen.Record, error) {
+// summary.json when it ends, stopped or not. Progress goes where r.out
+// says, live where it can.
+func runRecorded(b *testing.B, r *benchRun, d loadgen.Doer, cell infbench.Cell) ([]loadgen.Record, loadgen.Summary, error) {
 	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate, Prompt: cell.Category,
-		Rep: w.NextRep(cell.Name())}
-	progress := io.Writer(os.Stderr)
-	var held heldLines
-	if stderrInStdout() {
-		progress = &held
+		Rep: r.rw.NextRep(cell.Name())}
+	cell.Rep = key.Rep
+	progress, done := r.out.forCell(b, key.Rep)
+	recs, sum, err := infbench.RunCell(b.Context(), d, cell, r.salts, r.rw.Sink(key), progress)
+	if limit := r.s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit {
+		fmt.Fprintf(progress, "[infbench] %s: %.1f%% of its requests failed, above max_error_rate %g: the run will fail when it ends\n",
+			cell.Name(), 100*sum.ErrorRate, limit)
 	}
-	recs, sum, err := infbench.RunCell(b.Context(), d, cell, salts, w.Sink(key), progress)
-	for _, l := range held.take() {
-		b.Log(l)
-	}
-	if werr := w.AddSummary(key, sum); werr != nil {
+	done()
+	if werr := r.rw.AddSummary(key, sum); werr != nil {
 		b.Fatal(werr)
 	}
-	return recs, err
-}
-
-// stderrInStdout reports whether stderr and stdout are one file, as when
-// go test runs the test binary (it merges the two). A progress line
-// written then while a leaf runs lands inside its benchmark line (for
-// -count > 1 the name is printed before the run) and benchstat cannot
-// parse it; such lines are held and logged with b.Log after the cell,
-// which prints them after the result line. Run the test binary itself
-// (go test -c) to see progress live.
-func stderrInStdout() bool {
-	o, err := os.Stdout.Stat()
-	if err != nil {
-		return false
-	}
-	e, err := os.Stderr.Stat()
-	return err == nil && os.SameFile(o, e)
-}
-
-// heldLines keeps progress lines until the cell ends.
-type heldLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (h *heldLines) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.lines = append(h.lines, strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func (h *heldLines) take() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.lines
-	h.lines = nil
-	return l
+	return recs, sum, err
 }
 
 // models is the engines' served models, joined.

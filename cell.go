@@ -2,6 +2,7 @@ package infbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,7 +27,13 @@ type Cell struct {
 	Warmup      int      // requests before them, excluded
 	Ramp        time.Duration
 	SLO         loadgen.SLO
-	Seed        uint64
+	Seed        uint64 // the run's seed: prompt salts, open-loop schedules
+	// Rep is which repetition of the cell this is (0 for the first of
+	// -count): with Seed and Rate it fixes an open loop's arrivals.
+	Rep int
+	// GiveUpAfter is the loops' give-up rule (loadgen.ClosedLoop): 0 the
+	// default, negative off.
+	GiveUpAfter int
 }
 
 // Name is the cell's benchmark name below BenchmarkServe.
@@ -60,9 +67,6 @@ type Salter struct {
 // NewSalter returns a salter for a run seed.
 func NewSalter(seed uint64) *Salter { return &Salter{seed: seed} }
 
-// Draw returns the next number of the run's sequence (the one salts use).
-func (s *Salter) Draw() uint64 { return s.n.Add(1) }
-
 // Next returns the next salt: a short line that starts every prompt, so
 // automatic prefix caching (vLLM) and RadixAttention (SGLang) cannot serve
 // a request's prefill from an earlier request.
@@ -73,24 +77,31 @@ func (s *Salter) Next() string {
 // RunCell drives one cell against d and returns its records (warmup
 // included, in send order) and the summary of the measured ones. Each
 // record is passed to sink as it completes (nil: none). progress, if not
-// nil, receives a line every ten seconds and at the end.
+// nil, receives a line when the cell starts, every ten seconds, and at the
+// end. A cell whose first requests all fail the same way stops at once
+// (the give-up rule of package loadgen): its error says why, and so does
+// a flag in its summary.
 func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(loadgen.Record), progress io.Writer) ([]loadgen.Record, loadgen.Summary, error) {
 	if len(c.Prompts) == 0 {
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: no prompts", c.Name())
 	}
-	var loop loadgen.Loop = loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp}
+	var loop loadgen.Loop = loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp,
+		GiveUpAfter: c.GiveUpAfter}
+	load := fmt.Sprintf("concurrency %d", c.Concurrency)
 	if c.Rate > 0 {
-		// Each cell run draws its own arrival schedule (reproducible from
-		// the run seed and the order of the cells), so repetitions sample
-		// the arrival pattern too, and rates are not scaled copies.
+		// Every engine at this rate and repetition gets the same arrivals,
+		// so that differences between engines are not differences in the
+		// load offered; repetitions sample the arrival pattern.
 		loop = loadgen.OpenLoop{Rate: c.Rate, Burstiness: c.Burstiness, Warmup: c.Warmup, Requests: c.Requests,
-			MaxInFlight: c.MaxInFlight, Seed: c.Seed ^ salts.Draw()*0x9e3779b97f4a7c15}
+			MaxInFlight: c.MaxInFlight, Seed: loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), GiveUpAfter: c.GiveUpAfter}
+		load = fmt.Sprintf("%g requests/s (schedule %d of the run)", c.Rate, c.Rep)
 	}
 	var done, failed atomic.Int64
 	total := c.Warmup + c.Requests
 	start := time.Now()
 	stop := make(chan struct{})
 	if progress != nil {
+		fmt.Fprintf(progress, "[infbench] %s: %d requests (+%d warmup) at %s\n", c.Name(), c.Requests, c.Warmup, load)
 		go func() {
 			t := time.NewTicker(10 * time.Second)
 			defer t.Stop()
@@ -118,18 +129,28 @@ func RunCell(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink fu
 	})
 	close(stop)
 	sum := loadgen.Summarize(records, c.SLO)
+	var hopeless *loadgen.HopelessError
+	if errors.As(err, &hopeless) {
+		sum.Flags = append(sum.Flags, hopeless.Error())
+	}
 	if progress != nil {
-		fmt.Fprintf(progress, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
-			c.Name(), sum.Requests, c.Warmup, time.Since(start).Round(time.Millisecond), sum.OutputTokPerSec,
-			time.Duration(sum.TTFT.P50).Round(time.Microsecond), sum.Failed)
+		if hopeless != nil {
+			fmt.Fprintf(progress, "[infbench] %s: %s, after %s\n", c.Name(), hopeless, time.Since(start).Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(progress, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
+				c.Name(), sum.Requests, c.Warmup, time.Since(start).Round(time.Millisecond), sum.OutputTokPerSec,
+				time.Duration(sum.TTFT.P50).Round(time.Microsecond), sum.Failed)
+		}
 		for _, f := range sum.Flags {
 			fmt.Fprintf(progress, "[infbench] %s: flag: %s\n", c.Name(), f)
 		}
 	}
-	if err != nil {
+	switch {
+	case hopeless != nil:
+		return records, sum, fmt.Errorf("cell %s: %w", c.Name(), hopeless)
+	case err != nil:
 		return records, sum, fmt.Errorf("cell %s: %w", c.Name(), err)
-	}
-	if sum.Requests > 0 && sum.Completed == 0 {
+	case sum.Requests > 0 && sum.Completed == 0:
 		return records, sum, fmt.Errorf("cell %s: all %d requests failed; first errors: %v", c.Name(), sum.Requests, sum.FirstErrors)
 	}
 	return records, sum, nil

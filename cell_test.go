@@ -71,14 +71,26 @@ func TestRunCellSaltsEveryPromptAndFailsWhenAllFail(t *testing.T) {
 		assert.True(t, strings.HasPrefix(p, "[infbench abc-"), p)
 	}
 
-	// A wrong model name: every request fails, and so does the cell, with the reason.
+	// A wrong model name: the first 3 requests to finish fail alike, so
+	// the cell stops there, with the reason, in its error and its flags.
 	bad, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "nope"}, 3)
 	require.NoError(t, err)
 	defer bad.Close()
+	var progress strings.Builder
+	recs, sum, err = infbench.RunCell(context.Background(), bad, cell, salts, nil, &progress)
+	require.ErrorIs(t, err, loadgen.ErrHopeless)
+	const why = "stopped early: the first 3 requests to finish all failed with http 4xx (HTTP 404: The model `nope` does not exist.)"
+	assert.Contains(t, err.Error(), "cell engine=sim/conc=3/prompt=short: "+why)
+	assert.Contains(t, sum.Flags, why+": fix the server or the target and rerun")
+	assert.Less(t, len(recs), 12, "requests sent before the cell stopped")
+	assert.Contains(t, progress.String(), "[infbench] engine=sim/conc=3/prompt=short: 9 requests (+3 warmup) at concurrency 3\n", "a line when the cell starts")
+	assert.Contains(t, progress.String(), why)
+
+	// With the rule off every request runs, fails, and so does the cell.
+	cell.GiveUpAfter = -1
 	_, sum, err = infbench.RunCell(context.Background(), bad, cell, salts, nil, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "all 9 requests failed")
-	assert.Contains(t, err.Error(), "HTTP 404: The model `nope` does not exist.")
 	assert.InDelta(t, 1.0, sum.ErrorRate, 0)
 }
 
@@ -112,7 +124,9 @@ func TestSuiteRateCells(t *testing.T) {
 
 // An open-loop cell the client cannot keep up with (one request in flight
 // at a time against a slow engine) says so, and its latency from the
-// schedule shows the queue.
+// schedule shows the queue. The bounds only get easier on a busy machine:
+// each request takes at least five 10 ms steps (prefill and 4 tokens), so
+// at most 20 of the 50 due each second can be sent.
 func TestRunCellOpenLoopHeldBack(t *testing.T) {
 	l, err := sim.Listen(context.Background(), "127.0.0.1:0", sim.Config{Model: "m",
 		Timing: sim.Linear{Base: 10 * time.Millisecond}})

@@ -45,11 +45,16 @@
 //     event, stall, deadline, a body ending before [DONE], a stream
 //     without content. Failed requests
 //     leave the latency statistics, count in err-%, and keep their reason.
-//     A cell whose requests all fail fails the benchmark.
+//     A cell whose first requests all fail for one reason stops at once
+//     (package loadgen's give-up rule) and fails; a cell whose error rate
+//     is above max_error_rate (default 1%) reports its metrics and then
+//     fails the run when it ends.
 //
 // Load: a closed loop (conc=C) keeps C requests in flight; open-loop cells
 // (rate=R, from engines.yaml rates or INFBENCH_RATES) send on a Poisson or
-// gamma schedule and also measure latency from when each request was due.
+// gamma schedule, the same for every engine at that rate and repetition
+// (derived from the run seed, the rate and the repetition), and also
+// measure latency from when each request was due.
 // Warmup requests run first at the cell's load and flow into
 // the measured ones without a drain. Every prompt starts with a unique
 // salt line so prefix caches cannot answer it. Output length is fixed:

@@ -167,6 +167,7 @@ func (s *Suite) ConfigLines() []engines.Line {
 		{Key: "infbench-rates", Value: rateList(s.Run.Rates)},
 		{Key: "infbench-requests", Value: requestsRule(s.Run.Requests)},
 		{Key: "infbench-warmup", Value: requestsRule(s.Run.Warmup)},
+		{Key: "infbench-max-error-rate", Value: strconv.FormatFloat(s.Run.ErrorRateLimit(), 'g', -1, 64)},
 	}
 	for _, c := range s.Categories() {
 		cell := s.Cell("", 1, c)

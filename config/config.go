@@ -37,11 +37,29 @@ type Run struct {
 	// Seed salts every prompt; 0 picks a random seed per run, so that
 	// repeated runs never hit a prefix cache filled by an earlier one.
 	Seed int64 `yaml:"seed"`
+	// MaxErrorRate is the share of a cell's measured requests that may
+	// fail (0.01 is 1%) before the run fails; unset: DefaultMaxErrorRate.
+	MaxErrorRate *float64 `yaml:"max_error_rate"`
 	// Profile names the model and GPU profile the container engines run
 	// (INFBENCH_PROFILE overrides it); Profiles defines them.
 	Profile  string             `yaml:"profile"`
 	Profiles map[string]Profile `yaml:"profiles"`
 	Engines  []Engine           `yaml:"engines"`
+}
+
+// DefaultMaxErrorRate is the max_error_rate of an engines.yaml that sets
+// none: failed requests leave the latency and throughput statistics, so a
+// cell's figures describe its survivors only; at 1% that bias is below
+// the run-to-run noise benchstat reports, above it the figures describe
+// a different load than the one offered.
+const DefaultMaxErrorRate = 0.01
+
+// ErrorRateLimit returns max_error_rate, or DefaultMaxErrorRate when unset.
+func (r *Run) ErrorRateLimit() float64 {
+	if r.MaxErrorRate == nil {
+		return DefaultMaxErrorRate
+	}
+	return *r.MaxErrorRate
 }
 
 // Count is a number of requests per cell: max(Min, PerConcurrency × C),
@@ -158,6 +176,9 @@ func (r *Run) Validate() error {
 	}
 	if !(r.Burstiness >= 0) || r.MaxInFlight < 0 || r.RateRequests < 0 {
 		return fmt.Errorf("burstiness, max_in_flight and rate_requests must not be negative")
+	}
+	if e := r.MaxErrorRate; e != nil && !(*e >= 0 && *e <= 1) {
+		return fmt.Errorf("max_error_rate: %v: give a fraction of requests between 0 and 1 (0.05 is 5%%)", *e)
 	}
 	if r.Requests.For(1) < 1 {
 		return fmt.Errorf("requests: set min or per_concurrency so that every cell sends at least one request")

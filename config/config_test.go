@@ -1,11 +1,14 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 const validRun = `api: chat
@@ -54,6 +57,7 @@ func TestParseRunErrorsNameFileLineAndField(t *testing.T) {
 			"timeouts.request: 0s: must be positive"},
 		{"bad kind", validRun + "  - {name: x, kind: docker, model: m}\n", `engines[1] (x): kind "docker": use sim, external or container`},
 		{"duplicate", validRun + "  - {name: sim, kind: sim, model: m}\n", `engines[1]: duplicate name "sim"`},
+		{"error rate above 1", "max_error_rate: 5\n" + validRun, "engines.yaml: max_error_rate: 5: give a fraction of requests between 0 and 1"},
 		{"slash in name", validRun + "  - {name: vllm/v1, kind: sim, model: m}\n", `engines[1]: name "vllm/v1": use lower-case letters, digits`},
 	}
 	for _, tc := range cases {
@@ -72,7 +76,11 @@ func TestApplyEnv(t *testing.T) {
 		EnvConcurrency: "1, 50", EnvPrompts: "short,code", EnvAPI: "completions",
 		EnvRequests: "7", EnvMaxTokens: "32", EnvTarget: "http://localhost:8000", EnvModel: "llama",
 	}
+	assert.Equal(t, DefaultMaxErrorRate, r.ErrorRateLimit(), "max_error_rate unset")
+	env[EnvMaxErrorRate], env[EnvStallTimeout] = "0.25", "3s"
 	require.NoError(t, r.ApplyEnv(func(k string) string { return env[k] }))
+	assert.Equal(t, 0.25, r.ErrorRateLimit())
+	assert.Equal(t, 3*time.Second, r.Timeouts.Stall)
 	assert.Equal(t, []int{1, 50}, r.Concurrency)
 	assert.Equal(t, []string{"short", "code"}, r.Prompts)
 	assert.Equal(t, "completions", r.API)
@@ -83,13 +91,16 @@ func TestApplyEnv(t *testing.T) {
 		Request: RequestFields{IgnoreEOS: true, IncludeUsage: true}}, r.Engines[0])
 
 	for env, want := range map[string]string{
-		EnvConcurrency: `INFBENCH_CONCURRENCY="1,x": "x" is not a positive integer`,
-		EnvRequests:    `INFBENCH_REQUESTS="0": want a positive integer`,
-		EnvAPI:         `INFBENCH_API="grpc": use chat or completions`,
-		EnvTarget:      `INFBENCH_TARGET="localhost:8000": give a URL such as http://localhost:8000`,
-		EnvModel:       `INFBENCH_MODEL is set but INFBENCH_TARGET is not`,
+		EnvConcurrency:  `INFBENCH_CONCURRENCY="1,x": "x" is not a positive integer`,
+		EnvRequests:     `INFBENCH_REQUESTS="0": want a positive integer`,
+		EnvAPI:          `INFBENCH_API="grpc": use chat or completions`,
+		EnvTarget:       `INFBENCH_TARGET="localhost:8000": give a URL such as http://localhost:8000`,
+		EnvModel:        `INFBENCH_MODEL is set but INFBENCH_TARGET is not`,
+		EnvMaxErrorRate: `INFBENCH_MAX_ERROR_RATE="5": want a fraction of requests between 0 and 1 (0.05 is 5%)`,
+		EnvStallTimeout: `INFBENCH_STALL_TIMEOUT="20": want a positive duration such as 20s`,
 	} {
-		vals := map[string]string{EnvConcurrency: "1,x", EnvRequests: "0", EnvAPI: "grpc", EnvTarget: "localhost:8000", EnvModel: "llama"}
+		vals := map[string]string{EnvConcurrency: "1,x", EnvRequests: "0", EnvAPI: "grpc", EnvTarget: "localhost:8000", EnvModel: "llama",
+			EnvMaxErrorRate: "5", EnvStallTimeout: "20"}
 		err := r.ApplyEnv(func(k string) string {
 			if k == env {
 				return vals[k]
@@ -161,4 +172,32 @@ func TestRatesValidate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []float64{0.5, 8}, r.Rates)
 	assert.Equal(t, 64, r.MaxInFlight)
+}
+
+// YAML syntax errors name the line a reader would look at: yaml.v3
+// reports parser errors one line early (0-based) or at the start of the
+// enclosing collection.
+func TestSyntaxErrorLines(t *testing.T) {
+	head := "api: chat\nconcurrency: [1]\nrequests: {min: 1}\ntimeouts: {stall: 1s, request: 1s, startup: 1s}\nslo:\n  ttft: 1s\n  tpot: 50ms\nengines:\n"
+	cases := []struct {
+		name, yaml string
+		line       int
+		msg        string
+	}{
+		{"list item in a mapping", strings.TrimSuffix(head, "engines:\n") + "max_tokens: 0\n- x\n", 9, "did not find expected key"},
+		{"unclosed flow list", head + "  - {name: sim, kind: sim, model: m, tags: [a, b}\n  - name: x\n", 9, "did not find expected ',' or ']'"},
+		{"bad indentation", head + "  - name: sim\n   kind: sim\n", 10, "did not find expected '-' indicator"},
+		{"mapping value in a scalar", head + "  - name: sim: x\n", 9, "mapping values are not allowed in this context"},
+		{"tab indentation", head + "  - name: sim\n\tkind: sim\n", 10, "found a tab character that violates indentation"},
+		{"second line of the file", "api: chat\n  concurrency: [1]\n", 2, "mapping values are not allowed in this context"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var n yaml.Node
+			t.Logf("yaml.v3 says: %v", yaml.Unmarshal([]byte(tc.yaml), &n))
+			_, err := ParseRun("engines.yaml", []byte(tc.yaml))
+			require.Error(t, err)
+			assert.Equal(t, fmt.Sprintf("engines.yaml:%d: YAML syntax: %s", tc.line, tc.msg), err.Error())
+		})
+	}
 }

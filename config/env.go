@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Environment variables honoured in every mode.
@@ -17,6 +18,11 @@ const (
 	EnvAPI         = "INFBENCH_API"         // chat or completions
 	EnvRequests    = "INFBENCH_REQUESTS"    // measured requests per cell
 	EnvMaxTokens   = "INFBENCH_MAX_TOKENS"  // every category's output length
+	// EnvMaxErrorRate replaces max_error_rate: e.g. 0.05 lets 5% of a
+	// cell's requests fail before the run fails.
+	EnvMaxErrorRate = "INFBENCH_MAX_ERROR_RATE"
+	// EnvStallTimeout replaces timeouts.stall, e.g. 20s.
+	EnvStallTimeout = "INFBENCH_STALL_TIMEOUT"
 )
 
 // ApplyEnv overrides the run with the INFBENCH_* variables that getenv
@@ -67,6 +73,20 @@ func (r *Run) ApplyEnv(getenv func(string) string) error {
 			return err
 		}
 		r.MaxTokens = n
+	}
+	if v := getenv(EnvMaxErrorRate); v != "" {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || !(x >= 0 && x <= 1) {
+			return fmt.Errorf("%s=%q: want a fraction of requests between 0 and 1 (0.05 is 5%%)", EnvMaxErrorRate, v)
+		}
+		r.MaxErrorRate = &x
+	}
+	if v := getenv(EnvStallTimeout); v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s=%q: want a positive duration such as 20s", EnvStallTimeout, v)
+		}
+		r.Timeouts.Stall = d
 	}
 	if v := getenv(EnvTarget); v != "" {
 		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -28,7 +29,7 @@ func decodeStrict(file string, data []byte, v any) error {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: empty file", file)
 		}
-		return fmt.Errorf("%s: %w", file, err)
+		return syntaxError(file, data, err)
 	}
 	if len(root.Content) == 0 {
 		return fmt.Errorf("%s: empty file", file)
@@ -36,6 +37,45 @@ func decodeStrict(file string, data []byte, v any) error {
 	w := walker{file: file}
 	return w.decode(root.Content[0], reflect.ValueOf(v).Elem(), "")
 }
+
+// yamlLine matches the position yaml.v3 puts in a syntax error.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxError reports a YAML syntax error at its line. yaml.v3 gives
+// parser errors ("did not find expected key", an unclosed bracket) the
+// 0-based line of the enclosing collection, one line early and sometimes
+// far from the problem, and scanner errors the line of the token before
+// the problem. The line reported here is the first line at which the
+// file, read up to and including it, fails with the same message: where
+// a reader would see the mistake.
+func syntaxError(file string, data []byte, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	msg := err.Error()[len(m[0]):]
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		perr := yaml.Unmarshal(bytes.Join(lines[:k], nil), &n)
+		if perr == nil {
+			continue
+		}
+		if pm := yamlLine.FindStringSubmatch(perr.Error()); pm != nil && perr.Error()[len(pm[0]):] == msg {
+			return &lineError{fmt.Sprintf("%s:%d: YAML syntax: %s", file, k, msg), err}
+		}
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
+// lineError is an error with its position corrected; it wraps yaml.v3's.
+type lineError struct {
+	msg string
+	err error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.err }
 
 type walker struct{ file string }
 

@@ -131,4 +131,11 @@
 // measured from the schedule — a server that falls behind shows its queue
 // there instead of slowing the client down (no coordinated omission) — the
 // send lag, and the request rate actually achieved.
+//
+// Giving up. When the first k requests of a run to finish (warmup
+// included) all failed for one reason — the error kind, and for HTTP
+// errors the status class (http 4xx, http 5xx) — the loop cancels the
+// requests in flight and returns a *HopelessError (errors.Is ErrHopeless).
+// k is GiveUpAfter, by default the concurrency (OpenLoop: MaxInFlight)
+// clamped to 2..8, so a server that stalls costs about one stall timeout.
 package loadgen

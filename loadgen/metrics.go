@@ -17,6 +17,8 @@ type Metric struct {
 // contributes nothing; goodput-req/s appears only when an SLO is set. An
 // open loop adds ttft-sched-*, e2e-sched-* (latency from the time each
 // request was due) and sent-req/s (the request rate it achieved).
+// total-tok/s is left out when prompt tokens are unknown (a server that
+// sent no usage): it is never computed as if they were zero.
 func (s Summary) Metrics() []Metric {
 	var m []Metric
 	dist := func(d Dist, name string, ps ...string) {
@@ -44,10 +46,11 @@ func (s Summary) Metrics() []Metric {
 		}
 	}
 	if s.Completed > 0 {
-		m = append(m,
-			Metric{s.OutputTokPerSec, "tok/s"},
-			Metric{s.TotalTokPerSec, "total-tok/s"},
-			Metric{s.ReqPerSec, "req/s"})
+		m = append(m, Metric{s.OutputTokPerSec, "tok/s"})
+		if s.TotalTokPerSec != nil { // nil: prompt tokens unknown (no usage)
+			m = append(m, Metric{*s.TotalTokPerSec, "total-tok/s"})
+		}
+		m = append(m, Metric{s.ReqPerSec, "req/s"})
 	}
 	if s.UserSpeed.N > 0 {
 		m = append(m, Metric{s.UserSpeed.P50, "tok/s/user"})

@@ -23,7 +23,30 @@ type OpenLoop struct {
 	Warmup      int     // first requests, excluded from the summary
 	Requests    int     // measured requests
 	MaxInFlight int     // cap on concurrent requests (connections); 0 means 1024
-	Seed        uint64  // schedule seed: the same seed gives the same schedule
+	Seed        uint64  // schedule seed: the same seed gives the same schedule (see ScheduleSeed)
+	// GiveUpAfter is the give-up rule, as for ClosedLoop; 0 looks at
+	// MaxInFlight clamped to 2..8.
+	GiveUpAfter int
+}
+
+// ScheduleSeed is the schedule seed of an open-loop cell: a function of
+// the run's seed, the rate and the repetition (the -count iteration) only,
+// so that every engine at that rate and repetition is offered the very
+// same arrivals, while repetitions sample different ones.
+func ScheduleSeed(runSeed uint64, rate float64, rep int) uint64 {
+	x := runSeed
+	for _, v := range []uint64{math.Float64bits(rate), uint64(rep)} {
+		x = splitmix(x ^ splitmix(v))
+	}
+	return x
+}
+
+// splitmix is the SplitMix64 finaliser: a bijective mixing of 64 bits.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // Validate reports a loop that cannot run.
@@ -85,7 +108,8 @@ func gamma(rng *rand.Rand, shape float64) float64 {
 // Run drives d with the loop; request and sink are as for ClosedLoop.Run.
 // Records carry Scheduled, their planned send offset. When ctx is
 // cancelled no new request starts and the ones in flight end with
-// ErrorKind ErrCanceled.
+// ErrorKind ErrCanceled; so they do when the give-up rule stops the run
+// (a *HopelessError).
 func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
@@ -96,7 +120,9 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 		limit = 1024
 	}
 	slots := make(chan struct{}, limit)
-	col := newCollector(len(sched), l.Warmup, sink)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	col := newCollector(len(sched), l.Warmup, sink, giveUpAfter(l.GiveUpAfter, limit, len(sched)), stop)
 	var (
 		wg    sync.WaitGroup
 		epoch = time.Now()

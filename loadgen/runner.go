@@ -32,6 +32,11 @@ type ClosedLoop struct {
 	// Ramp spreads the workers' first requests evenly over this interval
 	// instead of opening Concurrency connections at once. Zero: all at once.
 	Ramp time.Duration
+	// GiveUpAfter is the give-up rule: when the first GiveUpAfter requests
+	// to finish (warmup included) all failed for one reason, the run
+	// stops at once, the requests in flight are canceled, and Run returns
+	// a *HopelessError. 0: Concurrency clamped to 2..8; negative: never.
+	GiveUpAfter int
 }
 
 // Validate reports a loop that cannot run.
@@ -53,13 +58,16 @@ func (l ClosedLoop) Validate() error {
 // it is called from many goroutines, one call at a time). Run returns the
 // records in index order. When ctx is cancelled no new request starts, the
 // ones in flight end with ErrorKind ErrCanceled, and Run returns what it
-// has with ctx's error.
+// has with ctx's error; so it does when the give-up rule stops it, with a
+// *HopelessError (errors.Is ErrHopeless).
 func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
 	total := l.Warmup + l.Requests
-	col := newCollector(total, l.Warmup, sink)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	col := newCollector(total, l.Warmup, sink, giveUpAfter(l.GiveUpAfter, l.Concurrency, total), stop)
 	var (
 		next   atomic.Int64
 		wg     sync.WaitGroup

@@ -63,11 +63,15 @@ type Summary struct {
 	OutputTokens int           `json:"output_tokens"`
 	// Throughputs: totals over Duration, never averages of per-request rates.
 	OutputTokPerSec float64 `json:"output_tok_per_s"`
-	TotalTokPerSec  float64 `json:"total_tok_per_s"`
 	ReqPerSec       float64 `json:"req_per_s"`
 	Good            int     `json:"good"` // completed requests meeting the SLO
 	GoodputReqPerS  float64 `json:"goodput_req_per_s"`
 	SLO             SLO     `json:"slo"`
+
+	// TotalTokPerSec adds prompt tokens; nil (null) when a completed
+	// request came without usage, so that its prompt tokens are unknown.
+	TotalTokPerSec      *float64 `json:"total_tok_per_s"`
+	PromptTokensUnknown int      `json:"prompt_tokens_unknown,omitempty"` // completed requests without usage
 
 	TTFT      Dist `json:"ttft_ns"`
 	TTFB      Dist `json:"ttfb_ns"`
@@ -185,6 +189,9 @@ func Summarize(records []Record, slo SLO) Summary {
 			last, anyDone = end, true
 		}
 		s.PromptTokens += r.PromptTokens
+		if r.TokenSource == TokensFromChunks {
+			s.PromptTokensUnknown++ // no usage: prompt tokens not 0 but unknown
+		}
 		s.OutputTokens += r.OutputTokens
 		tokenSrc[r.TokenSource]++
 		itlSrc[r.ITLSource]++
@@ -240,7 +247,10 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	if sec := s.Duration.Seconds(); sec > 0 {
 		s.OutputTokPerSec = float64(s.OutputTokens) / sec
-		s.TotalTokPerSec = float64(s.OutputTokens+s.PromptTokens) / sec
+		if s.PromptTokensUnknown == 0 {
+			total := float64(s.OutputTokens+s.PromptTokens) / sec
+			s.TotalTokPerSec = &total
+		}
 		s.ReqPerSec = float64(s.Completed) / sec
 		s.GoodputReqPerS = float64(s.Good) / sec
 	}
@@ -279,6 +289,7 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	if tokenSrc[TokensFromChunks] > 0 {
 		s.flag("output tokens of %d requests counted from content events: the server sent no usage", tokenSrc[TokensFromChunks])
+		s.flag("prompt tokens of %d requests unknown (no usage): total-tok/s left out", s.PromptTokensUnknown)
 	}
 	if tokenSrc[TokensUsageTooLow] > 0 {
 		s.flag("usage.completion_tokens of %d requests was below their number of content events: the events were counted instead", tokenSrc[TokensUsageTooLow])

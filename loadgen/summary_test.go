@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -73,7 +74,8 @@ func TestSummarizeDefinitions(t *testing.T) {
 	assert.Equal(t, 451*ms, s.Duration)
 	assert.Equal(t, 22, s.OutputTokens)
 	assert.InDelta(t, 22/0.451, s.OutputTokPerSec, 1e-9, "Σ tokens / duration")
-	assert.InDelta(t, 222/0.451, s.TotalTokPerSec, 1e-9)
+	require.NotNil(t, s.TotalTokPerSec, "every request sent usage")
+	assert.InDelta(t, 222/0.451, *s.TotalTokPerSec, 1e-9)
 	assert.InDelta(t, 2/0.451, s.ReqPerSec, 1e-9)
 	assert.Equal(t, 1, s.Good, "only the first meets TTFT ≤ 150ms")
 	assert.InDelta(t, 1/0.451, s.GoodputReqPerS, 1e-9)
@@ -109,6 +111,34 @@ func TestSummarizeFlagsShortOutputsAndChunkCounts(t *testing.T) {
 	assert.Contains(t, s.Flags, "1 of 2 requests stopped short of max_tokens (shortest 5 tokens): output length was not fixed")
 	assert.Contains(t, s.Flags, "output tokens of 1 requests counted from content events: the server sent no usage")
 	assert.Equal(t, "mixed", s.TokenSource)
+}
+
+// Without usage the prompt tokens are unknown, not zero: total-tok/s is
+// left out of the metrics and is null in summary.json, and the cell says
+// why; the output throughput stays.
+func TestSummarizeTotalThroughputUnknownWithoutUsage(t *testing.T) {
+	noUsage := rec(0, 10*ms, ms, 8, 8)
+	noUsage.TokenSource, noUsage.PromptTokens = TokensFromChunks, 0
+	withUsage := rec(0, 10*ms, ms, 8, 8)
+	withUsage.PromptTokens = 100
+	s := Summarize([]Record{withUsage, noUsage}, SLO{})
+	assert.Nil(t, s.TotalTokPerSec)
+	assert.Equal(t, 1, s.PromptTokensUnknown)
+	assert.Contains(t, s.Flags, "prompt tokens of 1 requests unknown (no usage): total-tok/s left out")
+	units := map[string]bool{}
+	for _, m := range s.Metrics() {
+		units[m.Unit] = true
+	}
+	assert.False(t, units["total-tok/s"], "total-tok/s computed from unknown prompt tokens")
+	assert.True(t, units["tok/s"])
+	js, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"total_tok_per_s":null`)
+	assert.Contains(t, string(js), `"prompt_tokens_unknown":1`)
+
+	s = Summarize([]Record{withUsage}, SLO{})
+	require.NotNil(t, s.TotalTokPerSec)
+	assert.Greater(t, *s.TotalTokPerSec, s.OutputTokPerSec)
 }
 
 func TestApportion(t *testing.T) {

@@ -157,3 +157,36 @@ func (w *Writer) Close() error {
 	}
 	return nil
 }
+
+// RemoveUnmeasured removes a results folder in which no cell was
+// measured: the files Create wrote, then the folder itself if nothing
+// else is in it (the log of an engine that failed to start keeps its
+// folder). It reports whether the folder is gone. A folder with a cell
+// summary or a request, or without summary.json, is left as it is.
+func RemoveUnmeasured(dir string) (removed bool, err error) {
+	sums, err := ReadSummaries(dir)
+	if err != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			return true, nil
+		}
+		return false, err
+	}
+	if len(sums.Cells) > 0 {
+		return false, nil
+	}
+	if st, err := os.Stat(filepath.Join(dir, RequestsFile)); err == nil && st.Size() > 0 {
+		return false, nil
+	}
+	for _, f := range []string{RequestsFile, SummaryFile, RunFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("removing the unmeasured results folder: %w", err)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		return false, nil
+	}
+	if err := os.Remove(dir); err != nil {
+		return false, fmt.Errorf("removing the unmeasured results folder: %w", err)
+	}
+	return true, nil
+}

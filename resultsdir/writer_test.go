@@ -203,3 +203,42 @@ func TestDir(t *testing.T) {
 		t.Errorf("Dir with %s = %q", resultsdir.EnvDir, got)
 	}
 }
+
+// A run that measured nothing leaves no folder; one that measured a cell,
+// or holds an engine's log, keeps it.
+func TestRemoveUnmeasured(t *testing.T) {
+	create := func(name string) (string, *resultsdir.Writer) {
+		dir := filepath.Join(t.TempDir(), name)
+		w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, w
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	empty, w := create("empty")
+	w.Close()
+	if gone, err := resultsdir.RemoveUnmeasured(empty); err != nil || !gone || exists(empty) {
+		t.Errorf("unmeasured folder: gone %v, err %v, still there %v", gone, err, exists(empty))
+	}
+
+	withLog, w := create("log")
+	w.Close()
+	logFile := filepath.Join(withLog, "engine-vllm.log")
+	if err := os.WriteFile(logFile, []byte("CUDA out of memory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := resultsdir.RemoveUnmeasured(withLog); err != nil || gone || !exists(logFile) || exists(filepath.Join(withLog, resultsdir.RunFile)) {
+		t.Errorf("folder with an engine log: gone %v, err %v; want the log kept and run.json removed", gone, err)
+	}
+
+	measured, w := create("measured")
+	if err := w.AddSummary(resultsdir.Key{Cell: "engine=sim/conc=1/prompt=short"}, loadgen.Summary{Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if gone, err := resultsdir.RemoveUnmeasured(measured); err != nil || gone || !exists(filepath.Join(measured, resultsdir.SummaryFile)) {
+		t.Errorf("measured folder: gone %v, err %v; want it kept", gone, err)
+	}
+}

@@ -131,9 +131,14 @@ func TestSimErrorsAndEndpoints(t *testing.T) {
 // TestSimBehavesLikeABatchingEngine checks the shape that makes the
 // simulator a useful stand-in: throughput grows with concurrency until
 // the batch is full, then saturates, while TTFT grows with queueing.
-// Bounds are ratios with wide margins, not wall-clock values.
+// Bounds are ratios with wide margins, not wall-clock values, and the
+// step times are long enough (4 ms + 0.4 ms per sequence: 4.4 ms at batch
+// 1, 7.2 ms at batch 8) that a busy machine's scheduling delays, a
+// fraction of a millisecond per step, cannot turn them around: batch 8
+// makes 4.9× the tokens of batch 1 per second where the test asks 3×,
+// and its steps take 2.8 ms longer.
 func TestSimBehavesLikeABatchingEngine(t *testing.T) {
-	l := listen(t, Config{Model: "m", MaxBatch: 8, Timing: Linear{Base: 2 * time.Millisecond, PerSeq: 100 * time.Microsecond}})
+	l := listen(t, Config{Model: "m", MaxBatch: 8, Timing: Linear{Base: 4 * time.Millisecond, PerSeq: 400 * time.Microsecond}})
 	run := func(conc int) loadgen.Summary {
 		c := client(t, l, loadgen.Chat, true, false)
 		recs, err := loadgen.ClosedLoop{Concurrency: conc, Warmup: conc, Requests: 3 * conc}.Run(context.Background(), c,

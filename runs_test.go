@@ -1,0 +1,225 @@
+package infbench_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// benchRunResult is what a benchmark run in a subprocess printed and its
+// exit status.
+type benchRunResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBench runs this test binary's benchmarks in a subprocess, as go test
+// -bench would, with the environment env (INFBENCH_RESULTS a fresh
+// folder unless env sets it) and the extra arguments.
+func runBench(t *testing.T, env []string, args ...string) benchRunResult {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the benchmark in a subprocess")
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "INFBENCH_TARGET=", "INFBENCH_MODEL=", "INFBENCH_RATES=", "INFBENCH_SEED=",
+		"INFBENCH_MAX_ERROR_RATE=", "INFBENCH_STALL_TIMEOUT=", "INFBENCH_CONCURRENCY=2", "INFBENCH_PROMPTS=short",
+		"INFBENCH_REQUESTS=4", "INFBENCH_MAX_TOKENS=8", resultsdir.EnvDir+"="+filepath.Join(t.TempDir(), "results"))
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	return benchRunResult{stdout.String(), stderr.String(), code}
+}
+
+// A pattern naming an engine this build does not run, or none at all,
+// and any -benchtime but 1x are refused before anything starts: exit
+// status 2, the engines that exist and how to get the one named, and no
+// results folder.
+func TestRunsThatCannotMeasureAreRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	noFolder := resultsdir.EnvDir + "=" + dir
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"container engine without -tags=gpu", []string{"-test.bench=Serve/engine=vllm"},
+			[]string{"-bench=Serve/engine=vllm selects vllm, container engines that run only with -tags=gpu: go test -tags=gpu -run='^$' -bench='Serve/engine=vllm' -timeout 0 . (this build runs: sim)"}},
+		{"engines by alternation", []string{"-test.bench=Serve/engine=(sglang|trtllm)"}, []string{"selects sglang, trtllm, container engines"}},
+		{"engine not in engines.yaml", []string{"-test.bench=Serve/engine=tgi"},
+			[]string{"-bench=Serve/engine=tgi selects no engine of testdata/engines.yaml: it has sim, vllm, sglang, trtllm, and this build runs sim"}},
+		{"-benchtime=2s", []string{"-test.bench=.", "-test.benchtime=2s"},
+			[]string{"-benchtime=2s: a cell sizes itself", "use -benchtime=1x"}},
+		{"-benchtime=10x", []string{"-test.bench=Serve", "-test.benchtime=10x"}, []string{"-benchtime=10x"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBench(t, []string{noFolder}, tc.args...)
+			assert.Equal(t, 2, r.code)
+			for _, w := range tc.want {
+				assert.Contains(t, r.stderr, w)
+			}
+			assert.NotContains(t, r.stderr, "starting engine")
+			assert.NoDirExists(t, dir)
+		})
+	}
+}
+
+// A pattern that selects an engine but no cell runs nothing: the run
+// says so, fails, and leaves no results folder.
+func TestRunThatMeasuredNothingFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	r := runBench(t, []string{resultsdir.EnvDir + "=" + dir}, "-test.bench=Serve/engine=sim/conc=7")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the run measured nothing: -bench=Serve/engine=sim/conc=7 selects no cell of testdata/engines.yaml (cells are engine=sim, conc=2, prompt=short)")
+	assert.NoDirExists(t, dir)
+}
+
+// stallTarget is an OpenAI-compatible server that lists model m and
+// answers every completion with its headers and then nothing. It records
+// when the first request came and when the last connection went away.
+type stallTarget struct {
+	*httptest.Server
+	requests    atomic.Int64
+	mu          sync.Mutex
+	first, gone time.Time
+}
+
+func newStallTarget(t *testing.T) *stallTarget {
+	s := &stallTarget{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" {
+			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"m","object":"model"}]}`))
+			return
+		}
+		s.mu.Lock()
+		if s.requests.Add(1) == 1 {
+			s.first = time.Now()
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		s.mu.Lock()
+		s.gone = time.Now()
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// A server that sends headers and then nothing: a cell of 20 requests at
+// concurrency 4 stops when its first 4 requests have stalled, within 2
+// stall timeouts as the server saw it (without the rule: 6, warmup
+// included), naming the stall; the run exits non-zero and says which cell
+// failed.
+func TestStalledCellStopsAndFailsTheRun(t *testing.T) {
+	const stall = 2 * time.Second
+	srv := newStallTarget(t)
+	r := runBench(t, []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_CONCURRENCY=4",
+		"INFBENCH_REQUESTS=20", "INFBENCH_STALL_TIMEOUT=" + stall.String()}, "-test.bench=.")
+	assert.Equal(t, 1, r.code)
+	const why = "stopped early: the first 4 requests to finish all failed with stall (no event for 2s (stall timeout))"
+	assert.Contains(t, r.stdout, "--- FAIL: BenchmarkServe/engine=external/conc=4/prompt=short")
+	assert.Contains(t, r.stdout, why)
+	assert.Contains(t, r.stderr, "[infbench] FAIL: 1 of 1 cells failed")
+	assert.Contains(t, r.stderr, "engine=external/conc=4/prompt=short: "+why)
+	srv.mu.Lock()
+	took := srv.gone.Sub(srv.first)
+	srv.mu.Unlock()
+	t.Logf("the server saw %d requests over %v", srv.requests.Load(), took)
+	assert.LessOrEqual(t, srv.requests.Load(), int64(8), "requests sent: the first 4 and at most one more per slot")
+	assert.Less(t, took, 2*stall, "first request to the last connection closed")
+}
+
+// A cell with more failures than max_error_rate prints its benchmark line
+// and writes its summary, and then the run fails, naming the cell and its
+// errors; INFBENCH_MAX_ERROR_RATE raises the limit.
+func TestCellAboveMaxErrorRateFailsTheRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	engine := sim.New(sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
+	go engine.Run(ctx)
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every second completion fails, from the second one: the first
+		// two to finish are not all failures, so the cell runs to its end.
+		if r.URL.Path != "/v1/models" && n.Add(1)%2 == 0 {
+			http.Error(w, `{"message":"overloaded"}`, http.StatusServiceUnavailable)
+			return
+		}
+		engine.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	env := []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_REQUESTS=8"}
+	dir := filepath.Join(t.TempDir(), "results")
+	r := runBench(t, append(env, resultsdir.EnvDir+"="+dir), "-test.bench=.")
+	assert.Equal(t, 1, r.code)
+	assert.Regexp(t, `(?m)^BenchmarkServe/engine=external/conc=2/prompt=short-\d+\s+1\s.* err-%`, r.stdout, "the benchmark line is printed")
+	assert.Contains(t, r.stderr, "[infbench] FAIL: 1 of 1 cells failed (max_error_rate 0.01, INFBENCH_MAX_ERROR_RATE to change it)")
+	assert.Regexp(t, `engine=external/conc=2/prompt=short: [34] of 8 requests failed \(\d+\.\d%\): http [34]; first: http: HTTP 503: overloaded`, r.stderr)
+	sums, err := resultsdir.ReadSummaries(dir)
+	require.NoError(t, err)
+	require.Len(t, sums.Cells, 1)
+	assert.Greater(t, sums.Cells[0].Summary.ErrorRate, 0.3)
+
+	n.Store(0)
+	r = runBench(t, append(env, "INFBENCH_MAX_ERROR_RATE=0.6"), "-test.bench=.")
+	assert.Equal(t, 0, r.code)
+	assert.NotContains(t, r.stderr, "FAIL")
+}
+
+// Every engine at a rate and repetition is offered the same arrivals
+// (from the run seed, the rate and the repetition), and the next
+// repetition others.
+func TestOpenLoopSameScheduleForEveryEngine(t *testing.T) {
+	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
+	require.NoError(t, err)
+	defer l.Close()
+	c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 64)
+	require.NoError(t, err)
+	defer c.Close()
+	salts := infbench.NewSalter(0x5eed)
+	schedule := func(engine string, rep int) []time.Duration {
+		cell := infbench.Cell{Engine: engine, Rate: 200, MaxInFlight: 64, Category: "short", Prompts: []string{"A"},
+			MaxTokens: 2, Requests: 20, Warmup: 2, Seed: 0x5eed, Rep: rep}
+		recs, _, err := infbench.RunCell(t.Context(), c, cell, salts, nil, nil)
+		require.NoError(t, err)
+		out := make([]time.Duration, len(recs))
+		for i, r := range recs {
+			out[i] = r.Scheduled
+		}
+		return out
+	}
+	a0, b0, a1 := schedule("a", 0), schedule("b", 0), schedule("a", 1)
+	assert.Equal(t, a0, b0, "engines a and b at rate 200, repetition 0")
+	assert.NotEqual(t, a0, a1, "repetitions 0 and 1")
+	assert.Len(t, a0, 22)
+}
