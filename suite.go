@@ -12,6 +12,7 @@ import (
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/loadgen/streamhttp"
 )
 
 // Suite is a loaded run configuration and prompt set, with the
@@ -168,12 +169,30 @@ func (s *Suite) ConfigLines() []engines.Line {
 		{Key: "infbench-requests", Value: requestsRule(s.Run.Requests)},
 		{Key: "infbench-warmup", Value: requestsRule(s.Run.Warmup)},
 		{Key: "infbench-max-error-rate", Value: strconv.FormatFloat(s.Run.ErrorRateLimit(), 'g', -1, 64)},
+		s.ClockLine(),
 	}
 	for _, c := range s.Categories() {
 		cell := s.Cell("", 1, c)
 		lines = append(lines, engines.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cell.MaxTokens)})
 	}
 	return lines
+}
+
+// ClockLine says which clock stamps the run's events: "kernel" (the time
+// the kernel received their bytes) where this machine's kernel gives
+// receive timestamps and no engine is reached over https, else "user"
+// with the reason. Each cell's summary still says which clock stamped its
+// own events, and flags one that was not the kernel's.
+func (s *Suite) ClockLine() engines.Line {
+	for _, e := range s.Engines() {
+		if strings.HasPrefix(e.URL, "https://") {
+			return engines.Line{Key: "clock", Value: "user (engine " + e.Name + " is reached over https: TLS buffers below the plaintext)"}
+		}
+	}
+	if ok, err := streamhttp.KernelStamps(); !ok {
+		return engines.Line{Key: "clock", Value: "user (" + err.Error() + ")"}
+	}
+	return engines.Line{Key: "clock", Value: string(streamhttp.ClockKernel)}
 }
 
 func requestsRule(c config.Count) string {
