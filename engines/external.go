@@ -55,7 +55,9 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("engine %q at %s: /v1/models lists no model: set %s", x.e.Name, base, config.EnvModel)
 	case model == "":
 		model = models[0]
-	case !contains(models, model):
+	case len(models) > 0 && !contains(models, model):
+		// A server (or gateway) that lists no model is taken at its word
+		// for the one set; the first request says whether it serves it.
 		return Endpoint{}, fmt.Errorf("engine %q at %s: model %q is not served (the server lists %s): set %s to one of them", x.e.Name, base, model, strings.Join(models, ", "), config.EnvModel)
 	}
 	return Endpoint{BaseURL: base, Model: model, Headers: headers, IgnoreEOS: x.e.Request.IgnoreEOS,
