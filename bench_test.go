@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/gpumem"
@@ -45,7 +46,7 @@ func BenchmarkServe(b *testing.B) {
 	}
 	out := openProgress()
 	b.Cleanup(out.close)
-	r := &benchRun{s: s, salts: infbench.NewSalter(s.Seed), out: out}
+	r := &benchRun{s: s, salts: cell.NewSalter(s.Seed), out: out}
 	r.rw = openResults(b, s, list, out.w0())
 	r.gpu = benchTelemetry(b, engines.GPUBuild, r.rw, out.w0())
 	for _, e := range list {
@@ -58,7 +59,7 @@ func BenchmarkServe(b *testing.B) {
 // benchRun is what every cell of one BenchmarkServe run shares.
 type benchRun struct {
 	s     *infbench.Suite
-	salts *infbench.Salter
+	salts *cell.Salter
 	rw    *resultsdir.Writer
 	gpu   *gpumem.GPU // nil without GPU telemetry
 	out   progress
@@ -104,7 +105,7 @@ func benchEngine(b *testing.B, r *benchRun, e config.Engine) {
 		})
 	}
 	for _, rate := range s.Run.Rates {
-		b.Run(infbench.Cell{Rate: rate}.Load(), func(b *testing.B) {
+		b.Run(cell.RateLoad(rate), func(b *testing.B) {
 			for _, cat := range s.Categories() {
 				b.Run("prompt="+cat, func(b *testing.B) {
 					benchCell(b, r, ep, s.RateCell(e.Name, rate, cat))
@@ -138,13 +139,13 @@ func testDeadline() time.Time {
 // way) or whose requests all failed fails here; one with more failures
 // than max_error_rate reports its line and fails the run at its end
 // (benchMain), since a failed benchmark prints no result line.
-func benchCell(b *testing.B, r *benchRun, ep engines.Endpoint, cell infbench.Cell) {
+func benchCell(b *testing.B, r *benchRun, ep engines.Endpoint, cl cell.Cell) {
 	s := r.s
 	client, err := loadgen.NewClient(loadgen.Target{
 		BaseURL: ep.BaseURL, Model: ep.Model, API: s.API,
 		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
 		Extra: ep.Extra, Headers: ep.Headers,
-	}, cell.Conns(), loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
+	}, cl.Conns(), loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,8 +157,8 @@ func benchCell(b *testing.B, r *benchRun, ep engines.Endpoint, cell infbench.Cel
 		b.Fatalf("-benchtime gave b.N = %d: run with -benchtime=1x (the default here) and use -count=N for repeated samples", b.N)
 	}
 	stopGPU := cellTelemetry(b.Context(), r.gpu)
-	all, sum, err := runRecorded(b, r, client, cell)
-	// Energy over the whole cell, warmup included, per token generated in
+	all, sum, err := runRecorded(b, r, client, cl)
+	// Energy over the whole cl, warmup included, per token generated in
 	// it: the sampler cannot tell warmup joules from measured ones.
 	gpuMetrics := stopGPU(outputTokens(all))
 	if err != nil {

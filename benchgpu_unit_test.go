@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/gpumem"
 	"github.com/infbench/infbench/loadgen"
@@ -106,9 +106,9 @@ func TestGPUSamplesReachTheReport(t *testing.T) {
 	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 2)
 	require.NoError(t, err)
 	defer client.Close()
-	cell := infbench.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
-	key := resultsdir.Key{Cell: cell.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
-	_, sum, err := infbench.RunCell(t.Context(), client, cell, infbench.NewSalter(1), w.Sink(key), nil)
+	cl := cell.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
+	key := resultsdir.Key{Cell: cl.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
+	_, sum, err := cell.Run(t.Context(), client, cl, cell.NewSalter(1), w.Sink(key), nil)
 	require.NoError(t, err)
 	require.NoError(t, w.AddSummary(key, sum))
 	// The charts need a few samples: wait for them rather than trust the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
@@ -187,7 +188,7 @@ func loads(s *infbench.Suite) string {
 		parts = append(parts, fmt.Sprint("conc=", c))
 	}
 	for _, r := range s.Run.Rates {
-		parts = append(parts, infbench.Cell{Rate: r}.Load())
+		parts = append(parts, cell.RateLoad(r))
 	}
 	return strings.Join(parts, "|")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
@@ -84,19 +85,19 @@ func recordEngine(b *testing.B, w *resultsdir.Writer, e config.Engine, ep engine
 	}
 }
 
-// runRecorded runs a cell with infbench.RunCell, appending each request
+// runRecorded runs a cell with cell.Run, appending each request
 // to requests.jsonl as it completes and the cell's summary to
 // summary.json when it ends, stopped or not. Progress goes where r.out
 // says, live where it can.
-func runRecorded(b *testing.B, r *benchRun, d loadgen.Doer, cell infbench.Cell) ([]loadgen.Record, loadgen.Summary, error) {
-	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate, Prompt: cell.Category,
-		Rep: r.rw.NextRep(cell.Name())}
-	cell.Rep = key.Rep
+func runRecorded(b *testing.B, r *benchRun, d loadgen.Doer, cl cell.Cell) ([]loadgen.Record, loadgen.Summary, error) {
+	key := resultsdir.Key{Cell: cl.Name(), Engine: cl.Engine, Conc: cl.Concurrency, Rate: cl.Rate, Prompt: cl.Category,
+		Rep: r.rw.NextRep(cl.Name())}
+	cl.Rep = key.Rep
 	progress, done := r.out.forCell(b, key.Rep)
-	recs, sum, err := infbench.RunCell(b.Context(), d, cell, r.salts, r.rw.Sink(key), progress)
+	recs, sum, err := cell.Run(b.Context(), d, cl, r.salts, r.rw.Sink(key), progress)
 	if limit := r.s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit {
 		fmt.Fprintf(progress, "[infbench] %s: %.1f%% of its requests failed, above max_error_rate %g: the run will fail when it ends\n",
-			cell.Name(), 100*sum.ErrorRate, limit)
+			cl.Name(), 100*sum.ErrorRate, limit)
 	}
 	done()
 	if werr := r.rw.AddSummary(key, sum); werr != nil {

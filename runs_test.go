@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
@@ -206,11 +206,11 @@ func TestOpenLoopSameScheduleForEveryEngine(t *testing.T) {
 	c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 64)
 	require.NoError(t, err)
 	defer c.Close()
-	salts := infbench.NewSalter(0x5eed)
+	salts := cell.NewSalter(0x5eed)
 	schedule := func(engine string, rep int) []time.Duration {
-		cell := infbench.Cell{Engine: engine, Rate: 200, MaxInFlight: 64, Category: "short", Prompts: []string{"A"},
+		cl := cell.Cell{Engine: engine, Rate: 200, MaxInFlight: 64, Category: "short", Prompts: []string{"A"},
 			MaxTokens: 2, Requests: 20, Warmup: 2, Seed: 0x5eed, Rep: rep}
-		recs, _, err := infbench.RunCell(t.Context(), c, cell, salts, nil, nil)
+		recs, _, err := cell.Run(t.Context(), c, cl, salts, nil, nil)
 		require.NoError(t, err)
 		out := make([]time.Duration, len(recs))
 		for i, r := range recs {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
@@ -99,9 +100,9 @@ func (s *Suite) Engines() []config.Engine {
 }
 
 // Cell returns the cell for an engine, a concurrency and a category.
-func (s *Suite) Cell(engine string, conc int, category string) Cell {
+func (s *Suite) Cell(engine string, conc int, category string) cell.Cell {
 	cat := s.Prompts.Categories[category]
-	c := Cell{
+	c := cell.Cell{
 		Engine: engine, Concurrency: conc, Category: category,
 		MaxTokens: cat.MaxTokens,
 		Requests:  s.Run.Requests.For(conc),
@@ -126,9 +127,9 @@ func (s *Suite) Cell(engine string, conc int, category string) Cell {
 func (s *Suite) Workload() engines.Workload {
 	w := engines.Workload{Concurrency: slices.Max(s.Run.Concurrency)}
 	for _, c := range s.Categories() {
-		cell := s.Cell("", 1, c)
-		for _, p := range cell.Prompts {
-			w.TokensPerSeq = max(w.TokensPerSeq, (len(p)+3)/4+32+cell.MaxTokens)
+		cl := s.Cell("", 1, c)
+		for _, p := range cl.Prompts {
+			w.TokensPerSeq = max(w.TokensPerSeq, (len(p)+3)/4+32+cl.MaxTokens)
 		}
 	}
 	return w
@@ -137,7 +138,7 @@ func (s *Suite) Workload() engines.Workload {
 // RateCell returns the open-loop cell for an engine, a request rate and a
 // category: rate_requests measured requests (default 200; INFBENCH_REQUESTS
 // overrides), after one second's worth of warmup.
-func (s *Suite) RateCell(engine string, rate float64, category string) Cell {
+func (s *Suite) RateCell(engine string, rate float64, category string) cell.Cell {
 	c := s.Cell(engine, 1, category)
 	c.Concurrency, c.Rate, c.Burstiness = 0, rate, s.Run.Burstiness
 	c.MaxInFlight = s.Run.MaxInFlight
@@ -172,8 +173,8 @@ func (s *Suite) ConfigLines() []engines.Line {
 		s.ClockLine(),
 	}
 	for _, c := range s.Categories() {
-		cell := s.Cell("", 1, c)
-		lines = append(lines, engines.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cell.MaxTokens)})
+		cl := s.Cell("", 1, c)
+		lines = append(lines, engines.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cl.MaxTokens)})
 	}
 	return lines
 }

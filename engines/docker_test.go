@@ -18,13 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench"
-	"github.com/infbench/infbench/config"
-	"github.com/infbench/infbench/engines"
-	"github.com/infbench/infbench/loadgen"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/infbench/infbench/cell"
+	"github.com/infbench/infbench/config"
+	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/loadgen"
 )
 
 const fakeToken = "hf_e2e_secret_value"
@@ -209,15 +210,15 @@ func TestDockerEndToEnd(t *testing.T) {
 		if ep.Model != "sim-e2e" || !strings.HasSuffix(ep.MetricsURL, "/metrics") {
 			t.Errorf("endpoint %+v", ep)
 		}
-		cl, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: loadgen.Chat,
+		client, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: loadgen.Chat,
 			IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage}, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer cl.Close()
-		cell := infbench.Cell{Engine: name, Concurrency: 4, Category: "e2e", Prompts: []string{"What color is the sky?"},
+		defer client.Close()
+		cl := cell.Cell{Engine: name, Concurrency: 4, Category: "e2e", Prompts: []string{"What color is the sky?"},
 			MaxTokens: 8, Requests: 8, Warmup: 2}
-		_, sum, err := infbench.RunCell(t.Context(), cl, cell, infbench.NewSalter(1), nil, nil)
+		_, sum, err := cell.Run(t.Context(), client, cl, cell.NewSalter(1), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

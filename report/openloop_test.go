@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
-	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/report"
 	"github.com/infbench/infbench/resultsdir"
 )
@@ -18,28 +18,19 @@ import (
 // their own table and chart; a rebuild keeps their held-back flag.
 func TestOpenLoopSection(t *testing.T) {
 	dir := t.TempDir()
-	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: 2 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	url := simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: 2 * time.Millisecond}})
 	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	salts := infbench.NewSalter(3)
-	for _, cell := range []infbench.Cell{
+	salts := cell.NewSalter(3)
+	for _, cl := range []cell.Cell{
 		{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 8, Warmup: 2},
 		{Engine: "sim", Rate: 20, MaxInFlight: 64, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 10, Warmup: 2},
 		// One slot at 400 requests/s against ~10 ms requests: held back.
 		{Engine: "sim", Rate: 400, MaxInFlight: 1, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 30, Warmup: 1},
 	} {
-		c, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, cell.Conns())
-		if err != nil {
-			t.Fatal(err)
-		}
-		recordCell(t, w, c, cell, salts)
-		c.Close()
+		recordCell(t, w, simtest.Client(t, url, "m", cl.Conns()), cl, salts)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

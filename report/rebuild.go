@@ -13,7 +13,7 @@ import (
 )
 
 // Recompute summarises the requests of every cell run: the records of
-// each resultsdir.Key, sorted by index as infbench.RunCell passes them to
+// each resultsdir.Key, sorted by index as cell.Run passes them to
 // loadgen.Summarize, with slo. The order is that of order (the keys of an
 // existing summary.json), then of first appearance in reqs.
 func Recompute(reqs []resultsdir.Request, slo loadgen.SLO, order []resultsdir.Key) []resultsdir.CellSummary {

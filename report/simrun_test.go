@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
 )
@@ -18,7 +19,7 @@ type simEngine struct {
 }
 
 // simRun measures a small matrix on simulated engines into a new results
-// folder the way BenchmarkServe does (infbench.RunCell with the Writer's
+// folder the way BenchmarkServe does (cell.Run with the Writer's
 // sink, then AddSummary), repeating the first cell twice as -count does,
 // and returns the folder.
 func simRun(t *testing.T, engines []simEngine, concs []int) string {
@@ -36,26 +37,17 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	salts := infbench.NewSalter(7)
+	salts := cell.NewSalter(7)
 	for _, e := range engines {
-		l, err := sim.Listen(ctx, "127.0.0.1:0", sim.Config{Model: "sim-model", MaxBatch: 8,
+		url := simtest.Start(t, sim.Config{Model: "sim-model", MaxBatch: 8,
 			Timing: sim.Linear{Base: e.step, PerSeq: e.step / 10}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
 		if err := w.SetEngine(resultsdir.Engine{Name: e.name, Kind: "sim", Model: "sim-model",
 			Info: []resultsdir.Line{{Key: "engine-" + e.name + "-step", Value: e.step.String()}}}); err != nil {
 			t.Fatal(err)
 		}
 		for ci, conc := range concs {
-			client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "sim-model", API: loadgen.Chat,
-				IgnoreEOS: true, IncludeUsage: true}, conc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			cell := infbench.Cell{Engine: e.name, Concurrency: conc, Category: "short",
+			client := simtest.Client(t, url, "sim-model", conc)
+			cl := cell.Cell{Engine: e.name, Concurrency: conc, Category: "short",
 				Prompts: []string{"Name a colour.", "Count to three."}, MaxTokens: 8,
 				Requests: 3 * conc, Warmup: conc, SLO: slo, Seed: 7}
 			reps := 1
@@ -63,7 +55,7 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 				reps = 2
 			}
 			for range reps {
-				recordCell(t, w, client, cell, salts)
+				recordCell(t, w, client, cl, salts)
 			}
 		}
 	}
@@ -75,15 +67,9 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 
 // recordCell runs one cell as BenchmarkServe does: each request to
 // requests.jsonl through the Writer's sink, then the summary.
-func recordCell(t *testing.T, w *resultsdir.Writer, d loadgen.Doer, cell infbench.Cell, salts *infbench.Salter) {
+func recordCell(t *testing.T, w *resultsdir.Writer, d loadgen.Doer, cl cell.Cell, salts *cell.Salter) {
 	t.Helper()
-	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Rate: cell.Rate,
-		Prompt: cell.Category, Rep: w.NextRep(cell.Name())}
-	_, sum, err := infbench.RunCell(t.Context(), d, cell, salts, w.Sink(key), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddSummary(key, sum); err != nil {
+	if _, _, err := simtest.Record(t.Context(), t, w, d, cl, salts, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
 )
 
 // TestKilledRunKeepsWhatItMeasured stops a cell midway, as an interrupt
-// would, while infbench.RunCell drives a slow simulator on loopback, and
+// would, while cell.Run drives a slow simulator on loopback, and
 // reads the folder back before the Writer is closed (a killed process
 // never closes it): every request that finished is in requests.jsonl,
 // byte for byte as the sink saw it, and summary.json is valid before and
@@ -23,31 +24,19 @@ import (
 func TestKilledRunKeepsWhatItMeasured(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	l, err := sim.Listen(ctx, "127.0.0.1:0", sim.Config{Model: "slow",
-		Timing: sim.Linear{Base: 15 * time.Millisecond, PerSeq: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "slow", API: loadgen.Chat,
-		IgnoreEOS: true, IncludeUsage: true}, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	url := simtest.Start(t, sim.Config{Model: "slow", Timing: sim.Linear{Base: 15 * time.Millisecond, PerSeq: time.Millisecond}})
+	client := simtest.Client(t, url, "slow", 4)
 
 	dir := t.TempDir()
 	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cell := infbench.Cell{Engine: "slow", Concurrency: 4, Category: "short", Prompts: []string{"Say something."},
+	cl := cell.Cell{Engine: "slow", Concurrency: 4, Category: "short", Prompts: []string{"Say something."},
 		MaxTokens: 16, Requests: 40, Warmup: 2, Seed: 1}
-	key := resultsdir.Key{Cell: cell.Name(), Engine: cell.Engine, Conc: cell.Concurrency, Prompt: cell.Category, Rep: w.NextRep(cell.Name())}
-
 	// The sink the run gets: the Writer's, and a copy of every record for
 	// the comparison. The run is stopped after 10 requests have finished.
-	write := w.Sink(key)
+	key, write := w.Begin(cl)
 	var (
 		mu   sync.Mutex
 		seen []loadgen.Record
@@ -63,11 +52,11 @@ func TestKilledRunKeepsWhatItMeasured(t *testing.T) {
 		}
 		mu.Unlock()
 	}
-	recs, sum, err := infbench.RunCell(runCtx, client, cell, infbench.NewSalter(1), sink, nil)
+	recs, sum, err := cell.Run(runCtx, client, cl, cell.NewSalter(1), sink, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("RunCell after cancel: err = %v, want context.Canceled", err)
 	}
-	if len(recs) >= cell.Warmup+cell.Requests {
+	if len(recs) >= cl.Warmup+cl.Requests {
 		t.Fatalf("the run finished all %d requests before it was stopped: make the simulator slower", len(recs))
 	}
 

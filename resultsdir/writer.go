@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/loadgen"
 )
 
@@ -76,6 +77,15 @@ func (w *Writer) SetEngine(e Engine) error {
 	})
 }
 
+// Begin starts recording a run of c: its key (the repetition from
+// NextRep) and the sink for its records. Pass key.Rep to the cell (it
+// fixes an open loop's arrivals), the sink to cell.Run, and the key with
+// the summary to AddSummary when the cell ends.
+func (w *Writer) Begin(c cell.Cell) (Key, func(loadgen.Record)) {
+	k := Key{Cell: c.Name(), Engine: c.Engine, Conc: c.Concurrency, Rate: c.Rate, Prompt: c.Category, Rep: w.NextRep(c.Name())}
+	return k, w.Sink(k)
+}
+
 // NextRep returns the repetition index of the next run of cell: 0 the
 // first time, then 1, 2, …
 func (w *Writer) NextRep(cell string) int {
@@ -89,7 +99,7 @@ func (w *Writer) NextRep(cell string) int {
 // Sink returns a function that appends each record it is given to
 // requests.jsonl as one line, written with one Write call while holding
 // the Writer's lock, unbuffered: a line is in the file (the kernel's page
-// cache) when the call returns. Pass it to infbench.RunCell. A failed
+// cache) when the call returns. Pass it to cell.Run. A failed
 // write is kept and returned by AddSummary, Err and Close; later records
 // are not written.
 func (w *Writer) Sink(k Key) func(loadgen.Record) {

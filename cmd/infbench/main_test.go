@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench"
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
-	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/resultsdir"
 )
 
@@ -22,27 +22,13 @@ import (
 func measure(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	url := simtest.Start(t, sim.Config{Model: "m"})
 	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", API: loadgen.Chat, IgnoreEOS: true, IncludeUsage: true}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	cell := infbench.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 4, Requests: 6, Warmup: 2}
-	key := resultsdir.Key{Cell: cell.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
-	_, sum, err := infbench.RunCell(t.Context(), client, cell, infbench.NewSalter(1), w.Sink(key), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddSummary(key, sum); err != nil {
+	cl := cell.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 4, Requests: 6, Warmup: 2}
+	if _, _, err := simtest.Record(t.Context(), t, w, simtest.Client(t, url, "m", 2), cl, cell.NewSalter(1), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

@@ -1,0 +1,77 @@
+// Package cell runs one cell of the benchmark matrix: one engine at one
+// load (a concurrency, or a request rate) with one prompt category. It
+// builds the cell's requests — every prompt salted so that no prefix cache
+// can serve it from an earlier request — drives them through the closed
+// or open loop of package loadgen, and summarises the measured ones. It
+// knows nothing of how the engine was started or where results go.
+package cell
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/infbench/infbench/loadgen"
+)
+
+// Cell is one point of the matrix: an engine at one concurrency (or one
+// request rate) with one prompt category.
+type Cell struct {
+	Engine      string
+	Concurrency int     // closed loop: requests in flight (0 for an open loop)
+	Rate        float64 // open loop: requests per second (0 for a closed loop)
+	Burstiness  float64 // open loop: gamma shape of the gaps (1: Poisson)
+	MaxInFlight int     // open loop: cap on requests in flight
+	Category    string
+	Prompts     []string // the category's prompt texts, used in turn
+	MaxTokens   int      // fixed output length: max_tokens with ignore_eos
+	Requests    int      // measured requests
+	Warmup      int      // requests before them, excluded
+	Ramp        time.Duration
+	SLO         loadgen.SLO
+	Seed        uint64 // the run's seed: prompt salts, open-loop schedules
+	// Rep is which repetition of the cell this is (0 for the first of
+	// -count): with Seed and Rate it fixes an open loop's arrivals.
+	Rep int
+	// GiveUpAfter is the loops' give-up rule (loadgen.ClosedLoop): 0 the
+	// default, negative off.
+	GiveUpAfter int
+}
+
+// Name is the cell's benchmark name below BenchmarkServe.
+func (c Cell) Name() string {
+	return fmt.Sprintf("engine=%s/%s/prompt=%s", c.Engine, c.Load(), c.Category)
+}
+
+// Load is the load part of the name: conc=C, or rate=R for an open loop.
+func (c Cell) Load() string {
+	if c.Rate > 0 {
+		return RateLoad(c.Rate)
+	}
+	return fmt.Sprintf("conc=%d", c.Concurrency)
+}
+
+// RateLoad names an open-loop load level: rate=R.
+func RateLoad(rate float64) string { return "rate=" + strconv.FormatFloat(rate, 'g', -1, 64) }
+
+// Conns is how many connections the cell's client needs.
+func (c Cell) Conns() int {
+	if c.Rate > 0 {
+		return c.MaxInFlight
+	}
+	return c.Concurrency
+}
+
+// Loop is the cell's load pattern, and a phrase describing it. Every
+// engine at one rate and repetition gets the same arrivals, so that
+// differences between engines are not differences in the load offered;
+// repetitions sample the arrival pattern.
+func (c Cell) Loop() (loadgen.Loop, string) {
+	if c.Rate > 0 {
+		return loadgen.OpenLoop{Rate: c.Rate, Burstiness: c.Burstiness, Warmup: c.Warmup, Requests: c.Requests,
+				MaxInFlight: c.MaxInFlight, Seed: loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), GiveUpAfter: c.GiveUpAfter},
+			fmt.Sprintf("%g requests/s (schedule %d of the run)", c.Rate, c.Rep)
+	}
+	return loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp,
+		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d", c.Concurrency)
+}

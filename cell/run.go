@@ -1,0 +1,111 @@
+package cell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/infbench/infbench/loadgen"
+)
+
+// Run drives c against d and returns its records (warmup included, in
+// send order) and the summary of the measured ones. Each record is passed
+// to sink as it completes (nil: none). progress, if not nil, receives a
+// line when the cell starts, every ten seconds, and at the end. A cell
+// whose first requests all fail the same way stops at once (the give-up
+// rule of package loadgen): its error says why, and so does a flag in its
+// summary.
+func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(loadgen.Record), progress io.Writer) ([]loadgen.Record, loadgen.Summary, error) {
+	if len(c.Prompts) == 0 {
+		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: no prompts", c.Name())
+	}
+	loop, load := c.Loop()
+	t := newTally(c, progress)
+	t.started(load)
+	records, err := loop.Run(ctx, d, func(i int) loadgen.Request {
+		return loadgen.Request{Prompt: salts.Next() + c.Prompts[i%len(c.Prompts)], MaxTokens: c.MaxTokens}
+	}, func(r loadgen.Record) {
+		t.add(r)
+		if sink != nil {
+			sink(r)
+		}
+	})
+	sum := loadgen.Summarize(records, c.SLO)
+	var hopeless *loadgen.HopelessError
+	if errors.As(err, &hopeless) {
+		sum.Flags = append(sum.Flags, hopeless.Error())
+	}
+	t.ended(sum, hopeless)
+	switch {
+	case hopeless != nil:
+		return records, sum, fmt.Errorf("cell %s: %w", c.Name(), hopeless)
+	case err != nil:
+		return records, sum, fmt.Errorf("cell %s: %w", c.Name(), err)
+	case sum.Requests > 0 && sum.Completed == 0:
+		return records, sum, fmt.Errorf("cell %s: all %d requests failed; first errors: %v", c.Name(), sum.Requests, sum.FirstErrors)
+	}
+	return records, sum, nil
+}
+
+// tally counts a running cell's requests and writes its progress lines.
+type tally struct {
+	c            Cell
+	w            io.Writer // nil: no progress lines
+	start        time.Time
+	done, failed atomic.Int64
+	stop         chan struct{}
+}
+
+func newTally(c Cell, w io.Writer) *tally {
+	return &tally{c: c, w: w, start: time.Now(), stop: make(chan struct{})}
+}
+
+func (t *tally) add(r loadgen.Record) {
+	t.done.Add(1)
+	if !r.OK() {
+		t.failed.Add(1)
+	}
+}
+
+// started writes the first line and one every ten seconds after it.
+func (t *tally) started(load string) {
+	if t.w == nil {
+		return
+	}
+	fmt.Fprintf(t.w, "[infbench] %s: %d requests (+%d warmup) at %s\n", t.c.Name(), t.c.Requests, t.c.Warmup, load)
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-t.stop:
+				return
+			case <-tick.C:
+				fmt.Fprintf(t.w, "[infbench] %s: %d/%d requests done (%d failed), %s\n",
+					t.c.Name(), t.done.Load(), t.c.Warmup+t.c.Requests, t.failed.Load(), time.Since(t.start).Round(time.Second))
+			}
+		}
+	}()
+}
+
+// ended stops the ticker and writes the outcome and every flag.
+func (t *tally) ended(sum loadgen.Summary, hopeless *loadgen.HopelessError) {
+	close(t.stop)
+	if t.w == nil {
+		return
+	}
+	name := t.c.Name()
+	if hopeless != nil {
+		fmt.Fprintf(t.w, "[infbench] %s: %s, after %s\n", name, hopeless, time.Since(t.start).Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(t.w, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
+			name, sum.Requests, t.c.Warmup, time.Since(t.start).Round(time.Millisecond), sum.OutputTokPerSec,
+			time.Duration(sum.TTFT.P50).Round(time.Microsecond), sum.Failed)
+	}
+	for _, f := range sum.Flags {
+		fmt.Fprintf(t.w, "[infbench] %s: flag: %s\n", name, f)
+	}
+}
