@@ -1,15 +1,11 @@
 package infbench_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,43 +15,10 @@ import (
 
 	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/internal/benchtest"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
 )
-
-// benchRunResult is what a benchmark run in a subprocess printed and its
-// exit status.
-type benchRunResult struct {
-	stdout, stderr string
-	code           int
-}
-
-// runBench runs this test binary's benchmarks in a subprocess, as go test
-// -bench would, with the environment env (INFBENCH_RESULTS a fresh
-// folder unless env sets it) and the extra arguments.
-func runBench(t *testing.T, env []string, args ...string) benchRunResult {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the benchmark in a subprocess")
-	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), "INFBENCH_TARGET=", "INFBENCH_MODEL=", "INFBENCH_RATES=", "INFBENCH_SEED=",
-		"INFBENCH_MAX_ERROR_RATE=", "INFBENCH_STALL_TIMEOUT=", "INFBENCH_CONCURRENCY=2", "INFBENCH_PROMPTS=short",
-		"INFBENCH_REQUESTS=4", "INFBENCH_MAX_TOKENS=8", resultsdir.EnvDir+"="+filepath.Join(t.TempDir(), "results"))
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	return benchRunResult{stdout.String(), stderr.String(), code}
-}
 
 // A pattern naming an engine this build does not run, or none at all,
 // and any -benchtime but 1x are refused before anything starts: exit
@@ -80,12 +43,12 @@ func TestRunsThatCannotMeasureAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runBench(t, []string{noFolder}, tc.args...)
-			assert.Equal(t, 2, r.code)
+			r := benchtest.Run(t, os.Args[0], []string{noFolder}, tc.args...)
+			assert.Equal(t, 2, r.Code)
 			for _, w := range tc.want {
-				assert.Contains(t, r.stderr, w)
+				assert.Contains(t, r.Stderr, w)
 			}
-			assert.NotContains(t, r.stderr, "starting engine")
+			assert.NotContains(t, r.Stderr, "starting engine")
 			assert.NoDirExists(t, dir)
 		})
 	}
@@ -95,44 +58,10 @@ func TestRunsThatCannotMeasureAreRefused(t *testing.T) {
 // says so, fails, and leaves no results folder.
 func TestRunThatMeasuredNothingFails(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results")
-	r := runBench(t, []string{resultsdir.EnvDir + "=" + dir}, "-test.bench=Serve/engine=sim/conc=7")
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "the run measured nothing: -bench=Serve/engine=sim/conc=7 selects no cell of testdata/engines.yaml (cells are engine=sim, conc=2, prompt=short)")
+	r := benchtest.Run(t, os.Args[0], []string{resultsdir.EnvDir + "=" + dir}, "-test.bench=Serve/engine=sim/conc=7")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "the run measured nothing: -bench=Serve/engine=sim/conc=7 selects no cell of testdata/engines.yaml (cells are engine=sim, conc=2, prompt=short)")
 	assert.NoDirExists(t, dir)
-}
-
-// stallTarget is an OpenAI-compatible server that lists model m and
-// answers every completion with its headers and then nothing. It records
-// when the first request came and when the last connection went away.
-type stallTarget struct {
-	*httptest.Server
-	requests    atomic.Int64
-	mu          sync.Mutex
-	first, gone time.Time
-}
-
-func newStallTarget(t *testing.T) *stallTarget {
-	s := &stallTarget{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/models" {
-			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"m","object":"model"}]}`))
-			return
-		}
-		s.mu.Lock()
-		if s.requests.Add(1) == 1 {
-			s.first = time.Now()
-		}
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(200)
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-		s.mu.Lock()
-		s.gone = time.Now()
-		s.mu.Unlock()
-	}))
-	t.Cleanup(s.Close)
-	return s
 }
 
 // A server that sends headers and then nothing: a cell of 20 requests at
@@ -142,20 +71,18 @@ func newStallTarget(t *testing.T) *stallTarget {
 // failed.
 func TestStalledCellStopsAndFailsTheRun(t *testing.T) {
 	const stall = 2 * time.Second
-	srv := newStallTarget(t)
-	r := runBench(t, []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_CONCURRENCY=4",
+	srv := benchtest.NewStallServer(t)
+	r := benchtest.Run(t, os.Args[0], []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_CONCURRENCY=4",
 		"INFBENCH_REQUESTS=20", "INFBENCH_STALL_TIMEOUT=" + stall.String()}, "-test.bench=.")
-	assert.Equal(t, 1, r.code)
+	assert.Equal(t, 1, r.Code)
 	const why = "stopped early: the first 4 requests to finish all failed with stall (no event for 2s (stall timeout))"
-	assert.Contains(t, r.stdout, "--- FAIL: BenchmarkServe/engine=external/conc=4/prompt=short")
-	assert.Contains(t, r.stdout, why)
-	assert.Contains(t, r.stderr, "[infbench] FAIL: 1 of 1 cells failed")
-	assert.Contains(t, r.stderr, "engine=external/conc=4/prompt=short: "+why)
-	srv.mu.Lock()
-	took := srv.gone.Sub(srv.first)
-	srv.mu.Unlock()
-	t.Logf("the server saw %d requests over %v", srv.requests.Load(), took)
-	assert.LessOrEqual(t, srv.requests.Load(), int64(8), "requests sent: the first 4 and at most one more per slot")
+	assert.Contains(t, r.Stdout, "--- FAIL: BenchmarkServe/engine=external/conc=4/prompt=short")
+	assert.Contains(t, r.Stdout, why)
+	assert.Contains(t, r.Stderr, "[infbench] FAIL: 1 of 1 cells failed")
+	assert.Contains(t, r.Stderr, "engine=external/conc=4/prompt=short: "+why)
+	took := srv.Span()
+	t.Logf("the server saw %d requests over %v", srv.Requests.Load(), took)
+	assert.LessOrEqual(t, srv.Requests.Load(), int64(8), "requests sent: the first 4 and at most one more per slot")
 	assert.Less(t, took, 2*stall, "first request to the last connection closed")
 }
 
@@ -180,20 +107,20 @@ func TestCellAboveMaxErrorRateFailsTheRun(t *testing.T) {
 	defer srv.Close()
 	env := []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_REQUESTS=8"}
 	dir := filepath.Join(t.TempDir(), "results")
-	r := runBench(t, append(env, resultsdir.EnvDir+"="+dir), "-test.bench=.")
-	assert.Equal(t, 1, r.code)
-	assert.Regexp(t, `(?m)^BenchmarkServe/engine=external/conc=2/prompt=short-\d+\s+1\s.* err-%`, r.stdout, "the benchmark line is printed")
-	assert.Contains(t, r.stderr, "[infbench] FAIL: 1 of 1 cells failed (max_error_rate 0.01, INFBENCH_MAX_ERROR_RATE to change it)")
-	assert.Regexp(t, `engine=external/conc=2/prompt=short: [34] of 8 requests failed \(\d+\.\d%\): http [34]; first: http: HTTP 503: overloaded`, r.stderr)
+	r := benchtest.Run(t, os.Args[0], append(env, resultsdir.EnvDir+"="+dir), "-test.bench=.")
+	assert.Equal(t, 1, r.Code)
+	assert.Regexp(t, `(?m)^BenchmarkServe/engine=external/conc=2/prompt=short-\d+\s+1\s.* err-%`, r.Stdout, "the benchmark line is printed")
+	assert.Contains(t, r.Stderr, "[infbench] FAIL: 1 of 1 cells failed (max_error_rate 0.01, INFBENCH_MAX_ERROR_RATE to change it)")
+	assert.Regexp(t, `engine=external/conc=2/prompt=short: [34] of 8 requests failed \(\d+\.\d%\): http [34]; first: http: HTTP 503: overloaded`, r.Stderr)
 	sums, err := resultsdir.ReadSummaries(dir)
 	require.NoError(t, err)
 	require.Len(t, sums.Cells, 1)
 	assert.Greater(t, sums.Cells[0].Summary.ErrorRate, 0.3)
 
 	n.Store(0)
-	r = runBench(t, append(env, "INFBENCH_MAX_ERROR_RATE=0.6"), "-test.bench=.")
-	assert.Equal(t, 0, r.code)
-	assert.NotContains(t, r.stderr, "FAIL")
+	r = benchtest.Run(t, os.Args[0], append(env, "INFBENCH_MAX_ERROR_RATE=0.6"), "-test.bench=.")
+	assert.Equal(t, 0, r.Code)
+	assert.NotContains(t, r.Stderr, "FAIL")
 }
 
 // Every engine at a rate and repetition is offered the same arrivals

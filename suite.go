@@ -19,6 +19,7 @@ import (
 // Suite is a loaded run configuration and prompt set, with the
 // environment applied: what BenchmarkServe runs.
 type Suite struct {
+	RunFile string // where Run was read from
 	Run     *config.Run
 	Prompts *config.Prompts
 	API     loadgen.API
@@ -72,7 +73,7 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if seed == 0 {
 		seed = RandomSeed()
 	}
-	return &Suite{Run: run, Prompts: prompts, API: api, Seed: seed}, nil
+	return &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed}, nil
 }
 
 // Categories returns the prompt categories to run, in file order.
@@ -108,7 +109,7 @@ func (s *Suite) Cell(engine string, conc int, category string) cell.Cell {
 		Requests:  s.Run.Requests.For(conc),
 		Warmup:    s.Run.Warmup.For(conc),
 		Ramp:      s.Run.Ramp,
-		SLO:       loadgen.SLO{TTFT: s.Run.SLO.TTFT, TPOT: s.Run.SLO.TPOT, E2E: s.Run.SLO.E2E},
+		SLO:       s.Run.SLO.Loadgen(),
 		Seed:      s.Seed,
 	}
 	if s.Run.MaxTokens > 0 {
@@ -154,6 +155,34 @@ func (s *Suite) RateCell(engine string, rate float64, category string) cell.Cell
 	}
 	c.Warmup = max(s.Run.Warmup.Min, int(math.Ceil(rate)))
 	return c
+}
+
+// Level is one load level of an engine's matrix — conc=C, or rate=R for
+// an open loop — with a cell per prompt category.
+type Level struct {
+	Name  string
+	Cells []cell.Cell
+}
+
+// Matrix is an engine's cells by load level: the concurrency levels, then
+// the open-loop rates.
+func (s *Suite) Matrix(engine string) []Level {
+	var out []Level
+	for _, conc := range s.Run.Concurrency {
+		l := Level{Name: fmt.Sprintf("conc=%d", conc)}
+		for _, cat := range s.Categories() {
+			l.Cells = append(l.Cells, s.Cell(engine, conc, cat))
+		}
+		out = append(out, l)
+	}
+	for _, rate := range s.Run.Rates {
+		l := Level{Name: cell.RateLoad(rate)}
+		for _, cat := range s.Categories() {
+			l.Cells = append(l.Cells, s.RateCell(engine, rate, cat))
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // ConfigLines are the benchfmt configuration lines describing the run.

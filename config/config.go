@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/infbench/infbench/loadgen"
 )
 
 // Run is engines.yaml.
@@ -85,12 +87,17 @@ type Timeouts struct {
 	Startup time.Duration `yaml:"startup"` // an engine, start to ready
 }
 
-// SLO bounds for goodput; zero is no bound.
+// SLO bounds for goodput; zero is no bound. It is decoded here, and
+// stays in run.json's run_config as written; Loadgen converts it, in the
+// one place it is converted, to the type goodput is computed with.
 type SLO struct {
 	TTFT time.Duration `yaml:"ttft"`
 	TPOT time.Duration `yaml:"tpot"`
 	E2E  time.Duration `yaml:"e2e"`
 }
+
+// Loadgen is s as the SLO goodput is computed with.
+func (s SLO) Loadgen() loadgen.SLO { return loadgen.SLO{TTFT: s.TTFT, TPOT: s.TPOT, E2E: s.E2E} }
 
 // Engine is one engine entry.
 type Engine struct {

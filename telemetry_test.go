@@ -1,4 +1,4 @@
-package infbench_test
+package infbench
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/gpumem"
-	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/report"
 	"github.com/infbench/infbench/resultsdir"
 )
@@ -26,7 +26,7 @@ import (
 // Where NVML is absent, as on CI, the benchmark path reports nothing
 // GPU-related and says why in one line.
 func TestTelemetryAbsentWithoutDriver(t *testing.T) {
-	g, why := openTelemetry(true, nvml.New())
+	g, why := OpenTelemetry(true, nvml.New())
 	if g != nil {
 		g.Close()
 		t.Skip("a GPU is present on this machine")
@@ -35,7 +35,7 @@ func TestTelemetryAbsentWithoutDriver(t *testing.T) {
 	assert.NotContains(t, why, "\n")
 	assert.Empty(t, cellTelemetry(context.Background(), nil)(1000))
 
-	g, why = openTelemetry(false, nil)
+	g, why = OpenTelemetry(false, nil)
 	assert.Nil(t, g)
 	assert.Contains(t, why, "-tags=gpu")
 }
@@ -54,14 +54,15 @@ func TestTelemetryWithMockGPU(t *testing.T) {
 	dev.GetTotalEnergyConsumptionFunc = func() (uint64, nvml.Return) { return energy.Add(100_000), nvml.SUCCESS }
 	dev.GetUtilizationRatesFunc = func() (nvml.Utilization, nvml.Return) { return nvml.Utilization{Gpu: 90, Memory: 60}, nvml.SUCCESS }
 
-	g, why := openTelemetry(true, lib, gpumem.WithInterval(5*time.Millisecond))
+	g, why := OpenTelemetry(true, lib, gpumem.WithInterval(5*time.Millisecond))
 	require.NotNil(t, g, why)
 	defer g.Close()
 	_, err := g.Baseline(context.Background())
 	require.NoError(t, err)
 	used.Store(70 << 30) // the engine loads
+	// Start and Stop each take a sample (and read the energy counter), so
+	// the cell needs no time to pass to be measured.
 	stop := cellTelemetry(context.Background(), g)
-	time.Sleep(20 * time.Millisecond)
 	units := map[string]float64{}
 	for _, m := range stop(1000) {
 		units[m.Unit] = m.Value
@@ -80,9 +81,7 @@ func TestTelemetryWithMockGPU(t *testing.T) {
 // by a sampler over the H100 mock renders both charts.
 func TestGPUSamplesReachTheReport(t *testing.T) {
 	dir := t.TempDir()
-	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
-	require.NoError(t, err)
-	defer l.Close()
+	url := simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
 	w, err := resultsdir.Create(dir, resultsdir.Run{Start: time.Now(), GPU: "NVIDIA H100 80GB HBM3",
 		Engines: []resultsdir.Engine{{Name: "sim", Kind: "sim", Model: "m"}}})
 	require.NoError(t, err)
@@ -96,21 +95,16 @@ func TestGPUSamplesReachTheReport(t *testing.T) {
 		return nvml.Memory_v2{Version: 2, Total: 80 << 30, Used: u, Free: 80<<30 - u}, nvml.SUCCESS
 	}
 	dev.GetPowerUsageFunc = func() (uint32, nvml.Return) { return 350_000, nvml.SUCCESS }
-	g, why := openTelemetry(true, lib, gpumem.WithInterval(2*time.Millisecond))
+	g, why := OpenTelemetry(true, lib, gpumem.WithInterval(2*time.Millisecond))
 	require.NotNil(t, g, why)
 	defer g.Close()
 	f, err := os.Create(filepath.Join(dir, "gpu-sim.jsonl"))
 	require.NoError(t, err)
 	s := g.Start(t.Context(), f)
 
-	client, err := loadgen.NewClient(loadgen.Target{BaseURL: l.URL, Model: "m", IgnoreEOS: true, IncludeUsage: true}, 2)
-	require.NoError(t, err)
-	defer client.Close()
 	cl := cell.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
-	key := resultsdir.Key{Cell: cl.Name(), Engine: "sim", Conc: 2, Prompt: "short"}
-	_, sum, err := cell.Run(t.Context(), client, cl, cell.NewSalter(1), w.Sink(key), nil)
+	_, _, err = simtest.Record(t.Context(), t, w, simtest.Client(t, url, "m", 2), cl, cell.NewSalter(1), nil)
 	require.NoError(t, err)
-	require.NoError(t, w.AddSummary(key, sum))
 	// The charts need a few samples: wait for them rather than trust the
 	// cell to last long enough on a busy machine (each sample reads the
 	// memory once, and each read adds 256 MiB).

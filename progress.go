@@ -1,4 +1,4 @@
-package infbench_test
+package infbench
 
 import (
 	"fmt"
@@ -8,10 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 )
 
-// progress is where a running cell's [infbench] lines go, chosen once per
+// Progress is where a running cell's [infbench] lines go, chosen once per
 // run so that they appear while the cell runs and never inside a
 // benchmark line:
 //
@@ -22,18 +21,18 @@ import (
 //   - a terminal that shows both: the terminal;
 //   - else (go test ... 2>&1 > all.txt): held, and logged under the
 //     cell's result line (b.Log) when it ends, so that the file parses.
-type progress struct {
+type Progress struct {
 	w      io.Writer // nil: lines are held until the cell ends
 	shared bool      // w is a terminal that shows the benchmark lines too
 	chatty bool      // -test.v: the testing package prints a name with its result only
 	close  func()
 }
 
-func openProgress() progress {
-	p := progress{close: func() {}}
-	if v := flagValue("test.v"); v != "" && v != "false" {
-		p.chatty = true
-	}
+// OpenProgress chooses where progress goes for this process; chatty is
+// -test.v (the testing package then prints a benchmark's name with its
+// result only). Close it when the run ends.
+func OpenProgress(chatty bool) *Progress {
+	p := &Progress{close: func() {}, chatty: chatty}
 	o, oerr := os.Stdout.Stat()
 	e, eerr := os.Stderr.Stat()
 	if oerr != nil || eerr != nil || !os.SameFile(o, e) {
@@ -74,10 +73,20 @@ func goCommandStderr() *os.File {
 
 func isTerminal(st os.FileInfo) bool { return st.Mode()&os.ModeCharDevice != 0 }
 
-// forCell returns the writer for one cell run (rep counts the runs of
+// Close releases the go command's stderr when progress went there.
+func (p *Progress) Close() { p.close() }
+
+// Bench is the part of *testing.B progress needs: the benchmark's name,
+// and its log for lines held until the cell ends.
+type Bench interface {
+	Name() string
+	Log(args ...any)
+}
+
+// ForCell returns the writer for one cell run (rep counts the runs of
 // this cell: -count and -cpu repeat it) and the function to call when the
 // cell has ended, before its result is printed.
-func (p progress) forCell(b *testing.B, rep int) (io.Writer, func()) {
+func (p *Progress) ForCell(b Bench, rep int) (io.Writer, func()) {
 	switch {
 	case p.w == nil:
 		h := &heldLines{}
@@ -103,7 +112,7 @@ func (p progress) forCell(b *testing.B, rep int) (io.Writer, func()) {
 
 // benchmarkName is the name the testing package prints for b: its full
 // name, with the GOMAXPROCS suffix.
-func benchmarkName(b *testing.B) string {
+func benchmarkName(b Bench) string {
 	if n := runtime.GOMAXPROCS(0); n != 1 {
 		return fmt.Sprintf("%s-%d", b.Name(), n)
 	}
@@ -150,9 +159,9 @@ func (h *heldLines) take() []string {
 	return l
 }
 
-// w0 is the writer for lines outside a cell (an engine starting): the
-// live one, else stderr.
-func (p progress) w0() io.Writer {
+// W is the writer for lines outside a cell (an engine starting): the live
+// one, else stderr.
+func (p *Progress) W() io.Writer {
 	if p.w == nil {
 		return os.Stderr
 	}

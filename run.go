@@ -1,0 +1,187 @@
+package infbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/infbench/infbench/cell"
+	"github.com/infbench/infbench/config"
+	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/gpumem"
+	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/resultsdir"
+)
+
+// Run is one benchmark run: what every engine and cell of it shares — the
+// suite, the results folder, the GPU it measures (nil without telemetry),
+// the salts of its prompts, and where progress and configuration lines go.
+// The data flows one way through it: configuration (Suite) → an engine
+// (StartEngine, an endpoint) → a cell's records (Engine.Measure, through
+// package cell and loadgen) → its summary and metrics → the results
+// folder and, at Close, the report.
+type Run struct {
+	Suite    *Suite
+	Results  *resultsdir.Writer
+	GPU      *gpumem.GPU
+	Salts    *cell.Salter
+	Progress *Progress
+	Stdout   io.Writer // configuration lines (benchfmt reads them)
+}
+
+// OpenRun creates the results folder (INFBENCH_RESULTS, else
+// results/<UTC time>) for the engines of this build, and opens GPU
+// telemetry where they run on this machine's GPU (gpuBuild: -tags=gpu),
+// printing the GPU's configuration lines. Close it when the run ends.
+func OpenRun(ctx context.Context, s *Suite, p *Progress, stdout io.Writer, gpuBuild bool) (*Run, error) {
+	w, err := openResults(ctx, s, resultsdir.Dir(os.Getenv, time.Now()), s.Engines(), p.W())
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Suite: s, Results: w, Salts: cell.NewSalter(s.Seed), Progress: p, Stdout: stdout}
+	g, why := OpenTelemetry(gpuBuild, nvml.New())
+	if g == nil {
+		fmt.Fprintln(p.W(), "[infbench]", why)
+		return r, nil
+	}
+	r.GPU = g
+	for _, l := range g.ConfigLines() {
+		fmt.Fprintln(stdout, l)
+	}
+	if err := w.UpdateRun(func(run *resultsdir.Run) { run.GPU = g.Info().Name }); err != nil {
+		return nil, errors.Join(err, r.Close(ctx))
+	}
+	return r, nil
+}
+
+// Close closes the GPU and the results folder and, when a cell was
+// measured, renders the charts and report.md.
+func (r *Run) Close(ctx context.Context) error {
+	if r.GPU != nil {
+		_ = r.GPU.Close()
+	}
+	return closeResults(ctx, r.Results, r.Progress.W())
+}
+
+// Engine is an engine started for a run.
+type Engine struct {
+	run      *Run
+	Config   config.Engine
+	Endpoint engines.Endpoint
+	eng      engines.Engine
+	stopGPU  func()
+}
+
+// StartEngine starts e: it takes the GPU memory baseline and starts
+// sampling, brings the engine up (within the start-up timeout of
+// engines.yaml, and terminating it before deadline where that is not
+// zero), prints its Info lines as configuration lines and records it in
+// run.json. An engine this build cannot run returns an error wrapping
+// engines.ErrSkip. Stop the engine whether or not Start failed: it also
+// stops what was started before the failure.
+func (r *Run) StartEngine(ctx context.Context, e config.Engine, deadline time.Time) (*Engine, error) {
+	s := r.Suite
+	eng, err := engines.New(e, s.Run,
+		engines.WithAPIKey(os.Getenv(config.EnvAPIKey)),
+		engines.WithLogDir(r.Results.Dir()),
+		engines.WithDeadline(deadline),
+		engines.WithWorkload(s.Workload()))
+	if err != nil {
+		return nil, err
+	}
+	x := &Engine{run: r, Config: e, eng: eng, stopGPU: func() {}}
+	stop, err := engineTelemetry(ctx, r.GPU, r.Results.Dir(), e.Name, r.Progress.W()) // baseline before the engine starts
+	if err != nil {
+		return x, err
+	}
+	x.stopGPU = stop
+	startCtx, cancel := context.WithTimeout(ctx, s.Run.Timeouts.Startup)
+	defer cancel()
+	fmt.Fprintf(r.Progress.W(), "[infbench] starting engine %s\n", e.Name)
+	ep, err := eng.Start(startCtx)
+	if err != nil {
+		return x, err
+	}
+	x.Endpoint = ep
+	for _, l := range ep.Info {
+		fmt.Fprintf(r.Stdout, "%s: %s\n", l.Key, l.Value)
+	}
+	return x, recordEngine(r.Results, e, ep)
+}
+
+// Stop stops the engine, then its GPU sampling.
+func (x *Engine) Stop(ctx context.Context) error {
+	defer x.stopGPU()
+	if err := x.eng.Stop(ctx); err != nil {
+		return fmt.Errorf("stopping engine %s: %w", x.Config.Name, err)
+	}
+	return nil
+}
+
+// Result is one measured cell: its summary and the metrics of its
+// benchmark line (the summary's, then the GPU's).
+type Result struct {
+	Summary loadgen.Summary
+	Metrics []loadgen.Metric
+}
+
+// Measure runs one cell on the engine: a client sized for it, GPU
+// sampling over the whole cell, each request appended to requests.jsonl as
+// it completes and the summary to summary.json when it ends, stopped or
+// not. Progress lines go where the run's Progress sends them for b. A cell
+// stopped early (its first requests all failed the same way) or whose
+// requests all failed returns its result with the error; one with more
+// failures than max_error_rate returns no error, says so on the progress
+// writer, and fails the run when it ends (Main).
+func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, error) {
+	r, s, ep := x.run, x.run.Suite, x.Endpoint
+	client, err := loadgen.NewClient(target(ep, s.API), c.Conns(),
+		loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
+	if err != nil {
+		return Result{}, err
+	}
+	defer client.Close()
+	key, sink := r.Results.Begin(c)
+	c.Rep = key.Rep
+	progress, done := r.Progress.ForCell(b, key.Rep)
+	stopGPU := cellTelemetry(ctx, r.GPU)
+	recs, sum, err := cell.Run(ctx, client, c, r.Salts, sink, progress)
+	// Energy over the whole cell, warmup included, per token generated in
+	// it: the sampler cannot tell warmup joules from measured ones.
+	gpu := stopGPU(outputTokens(recs))
+	if limit := s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit {
+		fmt.Fprintf(progress, "[infbench] %s: %.1f%% of its requests failed, above max_error_rate %g: the run will fail when it ends\n",
+			c.Name(), 100*sum.ErrorRate, limit)
+	}
+	done()
+	if werr := r.Results.AddSummary(key, sum); werr != nil {
+		return Result{}, werr
+	}
+	return Result{Summary: sum, Metrics: append(sum.Metrics(), gpu...)}, err
+}
+
+// target is the endpoint as the client sees it: where to send, and the
+// request fields the engine accepts. The one place an engines.Endpoint
+// becomes a loadgen.Target.
+func target(ep engines.Endpoint, api loadgen.API) loadgen.Target {
+	return loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: api,
+		IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
+		Extra: ep.Extra, Headers: ep.Headers}
+}
+
+// outputTokens sums the output tokens of the completed requests, warmup
+// included.
+func outputTokens(recs []loadgen.Record) int {
+	n := 0
+	for i := range recs {
+		if recs[i].OK() {
+			n += recs[i].OutputTokens
+		}
+	}
+	return n
+}
