@@ -308,6 +308,18 @@ func (g *GPU) Baseline(ctx context.Context) (Sample, error) {
 	return s, nil
 }
 
+// state returns a copy of the latest baseline (nil: none) and whether g
+// is still open, read together.
+func (g *GPU) state() (baseline *uint64, open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.baseline != nil {
+		b := *g.baseline
+		baseline = &b
+	}
+	return baseline, !g.closed
+}
+
 func (g *GPU) checkOpen() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

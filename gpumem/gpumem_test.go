@@ -448,8 +448,8 @@ func TestPowerIntegralTrapezoid(t *testing.T) {
 	a.add(Sample{Offset: time.Second, PowerW: w(300)})
 	a.add(Sample{Offset: 2 * time.Second})
 	a.add(Sample{Offset: 3 * time.Second, PowerW: w(300)})
-	assert.InDelta(t, 800.0, a.powIntegral, 1e-9)
-	assert.Equal(t, 3, a.powN)
+	assert.InDelta(t, 800.0, a.power.joules, 1e-9)
+	assert.Equal(t, 3, a.power.n)
 	assert.Equal(t, 4, a.samples)
 }
 
