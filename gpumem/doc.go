@@ -34,6 +34,13 @@
 //	sum := s.Stop()
 //	for _, m := range sum.Metrics(outputTokens) { b.ReportMetric(m.Value, m.Unit) }
 //
+// ExampleGPU_Start runs this against the go-nvml DGX H100 mock.
+//
+// A Sampler is the loop (sampler.go: Start, Stop, the samples file); it
+// takes each Sample with a reader (reader.go: one NVML call per metric)
+// and folds it into an accumulator (summary.go: peaks, means, the energy
+// source), which makes the Summary.
+//
 // # What is measured
 //
 // Used memory comes from nvmlDeviceGetMemoryInfo_v2, which leaves out the

@@ -129,6 +129,21 @@ func initHint(ret nvml.Return) string {
 }
 
 func openDevice(lib nvml.Interface, idx int, o options) (*GPU, error) {
+	dev, err := deviceHandle(lib, idx)
+	if err != nil {
+		return nil, err
+	}
+	g := &GPU{lib: lib, dev: dev, interval: o.interval}
+	g.info.Index = idx
+	if err := g.probeMemory(); err != nil {
+		return nil, err
+	}
+	g.describe()
+	return g, nil
+}
+
+// deviceHandle returns device idx, after checking NVML sees it.
+func deviceHandle(lib nvml.Interface, idx int) (nvml.Device, error) {
 	var (
 		count int
 		ret   nvml.Return
@@ -152,71 +167,74 @@ func openDevice(lib nvml.Interface, idx int, o options) (*GPU, error) {
 	if ret != nvml.SUCCESS {
 		return nil, fmt.Errorf("%w: NVML DeviceGetHandleByIndex(%d): %w (check nvidia-smi)", ErrUnavailable, idx, ret)
 	}
+	return dev, nil
+}
 
-	g := &GPU{lib: lib, dev: dev, interval: o.interval}
-	g.info.Index = idx
+// probeMemory chooses the used-memory API and reads the total memory:
+// the v2 API, which leaves out the memory the driver reserves, where it
+// works; v1 where the library lacks the symbol or the device does not
+// support v2. A device whose memory v1 cannot read either is unavailable.
+func (g *GPU) probeMemory() error {
+	if total, ok := g.memoryV2Total(); ok {
+		g.memV2, g.info.MemoryAPI, g.info.MemoryTotalBytes = true, "v2", total
+		return nil
+	}
+	var (
+		m   nvml.Memory
+		ret nvml.Return
+	)
+	if err := safe("GetMemoryInfo", func() { m, ret = g.dev.GetMemoryInfo() }); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if ret != nvml.SUCCESS {
+		return fmt.Errorf("%w: NVML GetMemoryInfo on device %d: %w (check nvidia-smi)", ErrUnavailable, g.info.Index, ret)
+	}
+	g.info.MemoryAPI, g.info.MemoryTotalBytes = "v1", m.Total
+	return nil
+}
 
-	// Used memory: prefer the v2 API, which leaves out the memory the driver
-	// reserves; fall back to v1 when the library lacks the symbol or the
-	// device does not support v2. Checking the symbol first matters: the
-	// library is loaded lazily and calling an absent symbol kills the process.
-	v2Err := safe("LookupSymbol", func() {
-		if err := lib.Extensions().LookupSymbol("nvmlDeviceGetMemoryInfo_v2"); err != nil {
-			ret = nvml.ERROR_FUNCTION_NOT_FOUND
+// memoryV2Total reads the total memory through the v2 API; ok says it
+// worked. Checking the symbol first matters: the library is loaded lazily
+// and calling an absent symbol kills the process.
+func (g *GPU) memoryV2Total() (total uint64, ok bool) {
+	err := safe("LookupSymbol", func() {
+		if g.lib.Extensions().LookupSymbol("nvmlDeviceGetMemoryInfo_v2") != nil {
 			return
 		}
-		var m nvml.Memory_v2
-		m, ret = dev.GetMemoryInfo_v2()
-		g.info.MemoryTotalBytes = m.Total
+		m, ret := g.dev.GetMemoryInfo_v2()
+		total, ok = m.Total, ret == nvml.SUCCESS
 	})
-	if v2Err == nil && ret == nvml.SUCCESS {
-		g.memV2 = true
-		g.info.MemoryAPI = "v2"
-	} else {
-		var m nvml.Memory
-		if err := safe("GetMemoryInfo", func() { m, ret = dev.GetMemoryInfo() }); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		if ret != nvml.SUCCESS {
-			return nil, fmt.Errorf("%w: NVML GetMemoryInfo on device %d: %w (check nvidia-smi)", ErrUnavailable, idx, ret)
-		}
-		g.info.MemoryTotalBytes = m.Total
-		g.info.MemoryAPI = "v1"
-	}
+	return total, err == nil && ok
+}
 
-	// Descriptive fields: best effort, left empty when unknown.
-	_ = safe("GetName", func() {
-		if s, r := dev.GetName(); r == nvml.SUCCESS {
-			g.info.Name = s
-		}
-	})
-	_ = safe("GetUUID", func() {
-		if s, r := dev.GetUUID(); r == nvml.SUCCESS {
-			g.info.UUID = s
-		}
-	})
-	_ = safe("SystemGetDriverVersion", func() {
-		if s, r := lib.SystemGetDriverVersion(); r == nvml.SUCCESS {
-			g.info.DriverVersion = s
-		}
-	})
-	_ = safe("SystemGetCudaDriverVersion", func() {
-		if v, r := lib.SystemGetCudaDriverVersion(); r == nvml.SUCCESS && v > 0 {
-			g.info.CUDADriverVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
-		}
-	})
-	_ = safe("GetMemoryBusWidth", func() {
-		if v, r := dev.GetMemoryBusWidth(); r == nvml.SUCCESS {
-			g.info.MemoryBusWidthBits = v
-		}
-	})
-	_ = safe("GetMaxClockInfo", func() {
-		if v, r := dev.GetMaxClockInfo(nvml.CLOCK_MEM); r == nvml.SUCCESS {
-			g.info.MaxMemoryClockMHz = v
-		}
+// describe reads the descriptive fields of Info, best effort: each is
+// left at its zero value where NVML cannot report it.
+func (g *GPU) describe() {
+	g.info.Name, _ = bestEffort(g.dev, "GetName", nvml.Device.GetName)
+	g.info.UUID, _ = bestEffort(g.dev, "GetUUID", nvml.Device.GetUUID)
+	g.info.DriverVersion, _ = bestEffort(g.lib, "SystemGetDriverVersion", nvml.Interface.SystemGetDriverVersion)
+	if v, ok := bestEffort(g.lib, "SystemGetCudaDriverVersion", nvml.Interface.SystemGetCudaDriverVersion); ok && v > 0 {
+		g.info.CUDADriverVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+	}
+	g.info.MemoryBusWidthBits, _ = bestEffort(g.dev, "GetMemoryBusWidth", nvml.Device.GetMemoryBusWidth)
+	g.info.MaxMemoryClockMHz, _ = bestEffort(g.dev, "GetMaxClockInfo", func(d nvml.Device) (uint32, nvml.Return) {
+		return d.GetMaxClockInfo(nvml.CLOCK_MEM)
 	})
 	g.info.PeakMemBandwidth = peakBandwidth(g.info.MemoryBusWidthBits, g.info.MaxMemoryClockMHz)
-	return g, nil
+}
+
+// bestEffort calls f on recv inside safe and returns its value, or the
+// zero value and false where it failed or panicked.
+func bestEffort[R, T any](recv R, api string, f func(R) (T, nvml.Return)) (T, bool) {
+	var (
+		v   T
+		ret nvml.Return
+	)
+	if err := safe(api, func() { v, ret = f(recv) }); err != nil || ret != nvml.SUCCESS {
+		var zero T
+		return zero, false
+	}
+	return v, true
 }
 
 // peakBandwidth is busBits/8 bytes per transfer × clock (MHz→Hz) × 2
@@ -291,21 +309,42 @@ func (g *GPU) Baseline(ctx context.Context) (Sample, error) {
 	if err := g.checkOpen(); err != nil {
 		return Sample{}, err
 	}
-	r := g.newReader()
-	now := time.Now()
-	s, errs := r.read(now, now)
-	if s.UsedBytes == nil {
-		err := errors.New("no reading")
-		if len(errs) > 0 {
-			err = errors.Join(errs...)
-		}
-		return s, fmt.Errorf("gpumem: baseline: reading used memory of GPU %d: %w (is the device healthy? check nvidia-smi)", g.info.Index, err)
+	s, err := g.readUsed()
+	if err != nil {
+		return s, err
 	}
 	used := *s.UsedBytes
 	g.mu.Lock()
 	g.baseline = &used
 	g.mu.Unlock()
 	return s, nil
+}
+
+// readUsed takes one sample with a fresh reader; err unless it carries
+// the used memory.
+func (g *GPU) readUsed() (Sample, error) {
+	now := time.Now()
+	s, errs := g.newReader().read(now, now)
+	if s.UsedBytes != nil {
+		return s, nil
+	}
+	err := errors.New("no reading")
+	if len(errs) > 0 {
+		err = errors.Join(errs...)
+	}
+	return s, fmt.Errorf("gpumem: baseline: reading used memory of GPU %d: %w (is the device healthy? check nvidia-smi)", g.info.Index, err)
+}
+
+// state returns a copy of the latest baseline (nil: none) and whether g
+// is still open, read together.
+func (g *GPU) state() (baseline *uint64, open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.baseline != nil {
+		b := *g.baseline
+		baseline = &b
+	}
+	return baseline, !g.closed
 }
 
 func (g *GPU) checkOpen() error {

@@ -100,13 +100,14 @@ func runGPUCheck(t *testing.T, c gpuCheck) {
 		TorchAllocated uint64 `json:"torch_allocated_B"`
 		TorchReserved  uint64 `json:"torch_reserved_B"`
 	}
-	require.NoError(t, waitJSON(ctx, dir, "allocated.json", &alloc))
+	wait := newJSONWaiter(dir)
+	require.NoError(t, wait.wait(ctx, "allocated.json", &alloc))
 	var done struct {
 		MatmulS float64 `json:"matmul_s"`
 		Iters   int     `json:"iters"`
 		TFLOPS  float64 `json:"tflops"`
 	}
-	require.NoError(t, waitJSON(ctx, dir, "done.json", &done))
+	require.NoError(t, wait.wait(ctx, "done.json", &done))
 	sum := stop()
 
 	delta := sum.EngineBytes
@@ -152,82 +153,179 @@ func runGPUCheck(t *testing.T, c gpuCheck) {
 	}
 }
 
-// waitJSON polls dir/name until it exists and decodes it, or ctx ends, or
-// dir/abort appears. A file that does not decode is retried until the
+// jsonWaiter waits for the files python writes in the handshake folder.
+type jsonWaiter struct {
+	dir  string
+	poll time.Duration
+	// readFile is os.ReadFile; tests wrap it to see each read as it happens.
+	readFile func(name string) ([]byte, error)
+}
+
+func newJSONWaiter(dir string) jsonWaiter {
+	return jsonWaiter{dir: dir, poll: 50 * time.Millisecond, readFile: os.ReadFile}
+}
+
+// wait polls dir/name until it exists and decodes it into v, or ctx ends,
+// or dir/abort appears. A file that does not decode is retried until the
 // deadline: a writer that is not atomic may be caught half-way, and only a
 // file that stays undecodable is an error (reported with the last decode
 // error).
-func waitJSON(ctx context.Context, dir, name string, v any) error {
-	tick := time.NewTicker(50 * time.Millisecond)
+func (w jsonWaiter) wait(ctx context.Context, name string, v any) error {
+	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
-	var decodeErr error
+	var lastDecodeErr error
 	for {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(data, v); err != nil {
-				decodeErr = fmt.Errorf("decoding %s: %w", name, err)
-			} else {
-				return nil
-			}
-		case !errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("reading %s: %w", name, err)
+		ok, decodeErr, err := w.try(name, v)
+		if ok || err != nil {
+			return err
 		}
-		if _, err := os.Stat(filepath.Join(dir, "abort")); err == nil {
-			return fmt.Errorf("waiting for %s: the script aborted (python failed; see its output)", name)
+		if decodeErr != nil {
+			lastDecodeErr = decodeErr
 		}
 		select {
 		case <-ctx.Done():
-			if decodeErr != nil {
-				return fmt.Errorf("%w (still undecodable when waiting ended: %v)", decodeErr, ctx.Err())
-			}
-			return fmt.Errorf("waiting for %s from python: %w (raise INFBENCH_GPU_CHECK_TIMEOUT?)", name, ctx.Err())
+			return waitEnded(name, lastDecodeErr, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// TestWaitJSONRetriesPartialFile: a half-written file is not fatal; waitJSON
+// try reads and decodes dir/name once. ok: v is filled. decodeErr: the
+// file is there but does not decode (yet). err: reading failed or the
+// script aborted; waiting is over.
+func (w jsonWaiter) try(name string, v any) (ok bool, decodeErr, err error) {
+	data, err := w.readFile(filepath.Join(w.dir, name))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, v); err != nil {
+			return false, fmt.Errorf("decoding %s: %w", name, err), w.aborted(name)
+		}
+		return true, nil, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return false, nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return false, nil, w.aborted(name)
+}
+
+// aborted is an error once the script has put dir/abort in place.
+func (w jsonWaiter) aborted(name string) error {
+	if _, err := os.Stat(filepath.Join(w.dir, "abort")); err == nil {
+		return fmt.Errorf("waiting for %s: the script aborted (python failed; see its output)", name)
+	}
+	return nil
+}
+
+// waitEnded is the error of a wait that ctx ended: the last decode error
+// when the file was there, else the wait for python.
+func waitEnded(name string, decodeErr, ctxErr error) error {
+	if decodeErr != nil {
+		return fmt.Errorf("%w (still undecodable when waiting ended: %v)", decodeErr, ctxErr)
+	}
+	return fmt.Errorf("waiting for %s from python: %w (raise INFBENCH_GPU_CHECK_TIMEOUT?)", name, ctxErr)
+}
+
+// observedWaiter is a jsonWaiter over dir, polling every millisecond,
+// that hands each read to the test on the returned channel and waits for
+// the test to take it (or for ctx to end) before going on.
+func observedWaiter(ctx context.Context, dir string) (jsonWaiter, <-chan string) {
+	reads := make(chan string)
+	w := newJSONWaiter(dir)
+	w.poll = time.Millisecond
+	w.readFile = func(name string) ([]byte, error) {
+		b, err := os.ReadFile(name)
+		select {
+		case reads <- string(b):
+		case <-ctx.Done():
+		}
+		return b, err
+	}
+	return w, reads
+}
+
+// TestWaitJSONRetriesPartialFile: a half-written file is not fatal; wait
 // keeps polling until the complete file is there.
 func TestWaitJSONRetriesPartialFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "allocated.json")
-	require.NoError(t, os.WriteFile(path, []byte(`{"pid": 99`), 0o644)) // truncated
+	const partial = `{"pid": 99` // truncated
+	require.NoError(t, os.WriteFile(path, []byte(partial), 0o644))
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
+	w, reads := observedWaiter(ctx, dir)
 	done := make(chan error, 1)
 	var got struct {
 		PID int `json:"pid"`
 	}
-	go func() { done <- waitJSON(ctx, dir, "allocated.json", &got) }()
-	// Let waitJSON see the partial file at least once (it reads it at once,
-	// then every 50 ms) before the complete one is put in place.
-	time.Sleep(120 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("waitJSON returned on a half-written file: %v", err)
-	default:
+	go func() { done <- w.wait(ctx, "allocated.json", &got) }()
+
+	// wait blocks on each read until the test takes it: a second read of
+	// the partial file proves it saw the file and went on polling.
+	next := func() string {
+		select {
+		case r := <-reads:
+			return r
+		case err := <-done:
+			t.Fatalf("wait returned on a half-written file: %v", err)
+		case <-ctx.Done():
+			t.Fatal("wait made no read before the deadline")
+		}
+		return ""
 	}
+	require.Equal(t, partial, next(), "first read: the partial file")
+	require.Equal(t, partial, next(), "polled again after the partial file")
+
 	tmp := path + ".tmp"
 	require.NoError(t, os.WriteFile(tmp, []byte(`{"pid": 999}`), 0o644))
 	require.NoError(t, os.Rename(tmp, path))
-	require.NoError(t, <-done)
-	assert.Equal(t, 999, got.PID)
+	for {
+		select {
+		case <-reads:
+		case err := <-done:
+			require.NoError(t, err)
+			assert.Equal(t, 999, got.PID)
+			return
+		}
+	}
 }
 
 // TestWaitJSONUndecodableUntilDeadline: a file that never decodes is an
-// error naming the decode failure once the deadline passes.
+// error naming the decode failure once the deadline passes. The deadline
+// here is the third read, not a duration.
 func TestWaitJSONUndecodableUntilDeadline(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "done.json"), []byte(`{"iters": `), 0o644))
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	w := newJSONWaiter(dir)
+	w.poll = time.Millisecond
+	reads := 0
+	w.readFile = func(name string) ([]byte, error) {
+		if reads++; reads == 3 {
+			cancel()
+		}
+		return os.ReadFile(name)
+	}
 	var v map[string]any
-	err := waitJSON(ctx, dir, "done.json", &v)
+	err := w.wait(ctx, "done.json", &v)
 	require.Error(t, err)
+	assert.GreaterOrEqual(t, reads, 3, "retried until waiting ended")
 	assert.Contains(t, err.Error(), "decoding done.json")
+	assert.Contains(t, err.Error(), context.Canceled.Error(), "says why waiting ended")
 	var syntaxErr *json.SyntaxError
 	assert.ErrorAs(t, err, &syntaxErr, "the decode error is kept")
+}
+
+// TestWaitJSONAbort: the script's abort file ends the wait at once, for a
+// missing file and for one that does not decode.
+func TestWaitJSONAbort(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "abort"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "done.json"), []byte(`{`), 0o644))
+	for _, name := range []string{"allocated.json", "done.json"} {
+		var v map[string]any
+		err := newJSONWaiter(dir).wait(context.Background(), name, &v)
+		assert.ErrorContains(t, err, "waiting for "+name+": the script aborted", name)
+	}
 }
 
 func bytesStr(b uint64) string {

@@ -448,9 +448,89 @@ func TestPowerIntegralTrapezoid(t *testing.T) {
 	a.add(Sample{Offset: time.Second, PowerW: w(300)})
 	a.add(Sample{Offset: 2 * time.Second})
 	a.add(Sample{Offset: 3 * time.Second, PowerW: w(300)})
-	assert.InDelta(t, 800.0, a.powIntegral, 1e-9)
-	assert.Equal(t, 3, a.powN)
+	assert.InDelta(t, 800.0, a.power.joules, 1e-9)
+	assert.Equal(t, 3, a.power.n)
 	assert.Equal(t, 4, a.samples)
+}
+
+// TestSummaryEnergySource checks the accumulator's choice of energy
+// source on controlled inputs: the counter where both reads succeeded and
+// it moved forward, else the power integral from two power samples, else
+// none.
+func TestSummaryEnergySource(t *testing.T) {
+	w := func(v float64) *float64 { return &v }
+	twoPower := []Sample{{Offset: 0, PowerW: w(100)}, {Offset: time.Second, PowerW: w(100)}} // 100 J
+	moved := energyCounter{start: 1_000, end: 251_000, startOK: true, endOK: true}           // 250 J
+	for _, c := range []struct {
+		name      string
+		samples   []Sample
+		counter   energyCounter
+		source    string
+		joules    float64
+		meanPower float64
+	}{
+		{"counter moved", twoPower, moved, EnergyCounter, 250, 125}, // 250 J over 2 s
+		{"counter stuck", twoPower, energyCounter{start: 5, end: 5, startOK: true, endOK: true}, EnergyPowerIntegral, 100, 100},
+		{"counter went back", twoPower, energyCounter{start: 9, end: 5, startOK: true, endOK: true}, EnergyPowerIntegral, 100, 100},
+		{"counter unread at Stop", twoPower, energyCounter{start: 1_000, end: 251_000, startOK: true}, EnergyPowerIntegral, 100, 100},
+		{"counter moved, no power", nil, moved, EnergyCounter, 250, 125},
+		{"one power sample", twoPower[:1], energyCounter{}, EnergyNone, 0, 100},
+		{"nothing", nil, energyCounter{}, EnergyNone, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var a accumulator
+			for _, s := range c.samples {
+				a.add(s)
+			}
+			sum := a.summary(2*time.Second, nil, c.counter, nil)
+			assert.Equal(t, c.source, sum.EnergySource)
+			assert.InDelta(t, c.joules, sum.Joules, 1e-9)
+			assert.InDelta(t, c.meanPower, sum.MeanPowerW, 1e-9)
+			assert.Equal(t, len(c.samples), sum.PowerSamples)
+			if len(c.samples) >= 2 {
+				assert.InDelta(t, 100, sum.PowerIntegralJoules, 1e-9, "the cross-check, whatever the source")
+			} else {
+				assert.Zero(t, sum.PowerIntegralJoules)
+			}
+		})
+	}
+}
+
+// TestSummaryMemoryAndActivity checks the accumulator's memory and
+// activity fields on a known sequence, with and without a baseline.
+func TestSummaryMemoryAndActivity(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
+	f := func(v float64) *float64 { return &v }
+	var a accumulator
+	a.add(Sample{UsedBytes: u(10 * gib), SMUtilPct: f(50), MemUtilPct: f(20), SMClockMHz: f(1000),
+		Processes: []Process{{PID: 1, UsedBytes: 4 * gib}}})
+	a.add(Sample{UsedBytes: u(30 * gib), SMUtilPct: f(100), Processes: []Process{{PID: 1, UsedBytes: 9 * gib}, {PID: 2, UsedBytes: gib}}})
+	a.add(Sample{UsedBytes: u(20 * gib), SMUtilPct: f(90), MemUtilPct: f(40), SMClockMHz: f(2000)})
+	a.addError(errors.New("first"))
+	a.addError(errors.New("second"))
+
+	sum := a.summary(time.Second, u(12*gib), energyCounter{}, []string{"power (GetPowerUsage: ERROR_NOT_SUPPORTED)"})
+	assert.Equal(t, 3, sum.Samples)
+	assert.Equal(t, 3, sum.MemorySamples)
+	assert.Equal(t, 30*gib, sum.PeakUsedBytes)
+	assert.Equal(t, float64(20*gib), sum.MeanUsedBytes)
+	assert.True(t, sum.HasBaseline)
+	assert.Equal(t, 12*gib, sum.BaselineBytes)
+	assert.Equal(t, int64(18*gib), sum.EngineBytes)
+	assert.Equal(t, map[uint32]uint64{1: 9 * gib, 2: gib}, sum.ProcessPeakBytes)
+	assert.Equal(t, 2, sum.UtilSamples, "a sample without memory utilisation is left out of both means")
+	assert.Equal(t, 70.0, sum.MeanSMUtilPct)
+	assert.Equal(t, 30.0, sum.MeanMemUtilPct)
+	assert.Equal(t, 2, sum.ClockSamples)
+	assert.Equal(t, 1500.0, sum.MeanSMClockMHz)
+	assert.Equal(t, 2, sum.Errors)
+	assert.Equal(t, "first", sum.FirstError)
+	assert.Equal(t, []string{"power (GetPowerUsage: ERROR_NOT_SUPPORTED)"}, sum.Unsupported)
+
+	noBase := a.summary(time.Second, nil, energyCounter{}, nil)
+	assert.False(t, noBase.HasBaseline)
+	assert.Zero(t, noBase.EngineBytes)
+	assert.Nil(t, noBase.Unsupported)
 }
 
 func TestEnergyNotSupported(t *testing.T) {
@@ -527,7 +607,11 @@ func TestContextCancelEndsSampling(t *testing.T) {
 	s := g.Start(ctx, nil)
 	f.waitCalls(t, 3)
 	cancel()
-	<-s.done // the goroutine ends without Stop
+	select { // the goroutine ends without Stop
+	case <-s.done:
+	case <-time.After(patience):
+		t.Fatal("the sampler goroutine did not end when its context was cancelled")
+	}
 	calls := f.memCalls.Load()
 	sum := s.Stop()
 	assert.Equal(t, calls+1, f.memCalls.Load(), "only Stop's final sample after cancel")
