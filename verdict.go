@@ -3,7 +3,6 @@ package infbench
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/infbench/infbench/config"
@@ -59,19 +58,7 @@ func cellFailure(s loadgen.Summary, limit float64) string {
 	}
 	if s.Requests > 0 && s.ErrorRate > limit {
 		return fmt.Sprintf("%d of %d requests failed (%.1f%%): %s; first: %s", s.Failed, s.Requests, 100*s.ErrorRate,
-			errorsByReason(s.Errors), strings.Join(s.FirstErrors, "; "))
+			s.ErrorList(), strings.Join(s.FirstErrors, "; "))
 	}
 	return ""
-}
-
-func errorsByReason(m map[string]int) string {
-	kinds := make([]string, 0, len(m))
-	for k := range m {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for i, k := range kinds {
-		kinds[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(kinds, ", ")
 }

@@ -181,7 +181,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 	rec = Record{MaxTokens: r.MaxTokens}
 	body, err := c.Body(r)
 	if err != nil {
-		rec.ErrorKind, rec.Error = ErrMalformed, "encoding request: "+err.Error()
+		rec.ErrorKind, rec.Error = KindMalformed, "encoding request: "+err.Error()
 		return rec
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -228,7 +228,7 @@ func (c *Client) send(ctx context.Context, body []byte, epoch time.Time, rec *Re
 	rec.Sent = sent.Sub(epoch)
 	if err != nil {
 		rec.End = time.Since(sent)
-		c.fail(ctx, rec, ErrTransport, err)
+		c.fail(ctx, rec, KindTransport, err)
 		return nil, sent
 	}
 	rec.TTFB = resp.Head.At().Sub(sent) // response headers are the first bytes
@@ -242,14 +242,14 @@ func (c *Client) response(resp *streamhttp.Response, rec *Record) bool {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		rec.End = rec.TTFB
-		rec.ErrorKind = ErrHTTP
+		rec.ErrorKind = KindHTTP
 		rec.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, errorMessage(msg))
 		return false
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		rec.End = rec.TTFB
-		rec.ErrorKind = ErrMalformed
+		rec.ErrorKind = KindMalformed
 		rec.Error = fmt.Sprintf("HTTP %d with Content-Type %s, not an event stream: does the server honour \"stream\": true? body: %s",
 			resp.StatusCode, ct, truncate(bytes.TrimSpace(msg), 300))
 		return false
@@ -284,9 +284,9 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 			break
 		}
 		if err != nil {
-			kind := ErrTransport
+			kind := KindTransport
 			if errors.Is(err, ErrLineTooLong) {
-				kind = ErrMalformed
+				kind = KindMalformed
 			}
 			c.fail(ctx, rec, kind, err)
 			c.finish(rec, sse, sent, usage, nil)
@@ -294,7 +294,7 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 		}
 		stall.touch(ev.At)
 		if err := ParseChunk(ev.Data, &ch); err != nil {
-			rec.ErrorKind = ErrMalformed
+			rec.ErrorKind = KindMalformed
 			rec.Error = fmt.Sprintf("%v in event %q", err, truncate(ev.Data, 200))
 			c.finish(rec, sse, sent, usage, nil)
 			return false
@@ -303,12 +303,12 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 			rec.End = ev.At.Sub(sent)
 			c.finish(rec, sse, sent, usage, cumulative(haveCum, perChunk))
 			if len(rec.Events) == 0 && rec.MaxTokens > 0 {
-				rec.ErrorKind, rec.Error = ErrNoContent, "stream ended without a content-bearing event"
+				rec.ErrorKind, rec.Error = KindNoContent, "stream ended without a content-bearing event"
 			}
 			return true
 		}
 		if ch.IsError {
-			rec.ErrorKind, rec.Error = ErrServer, "error event: "+ch.ErrorMessage
+			rec.ErrorKind, rec.Error = KindServer, "error event: "+ch.ErrorMessage
 			c.finish(rec, sse, sent, usage, nil)
 			return false
 		}
@@ -341,7 +341,7 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 	c.finish(rec, sse, sent, usage, cumulative(haveCum, perChunk))
 	// Every OpenAI-compatible server ends a stream with [DONE]; a body
 	// that ends before it was cut short, however cleanly.
-	rec.ErrorKind, rec.Error = ErrTruncated, fmt.Sprintf("stream ended without [DONE] after %d content events", len(rec.Events))
+	rec.ErrorKind, rec.Error = KindTruncated, fmt.Sprintf("stream ended without [DONE] after %d content events", len(rec.Events))
 	return false
 }
 
@@ -397,18 +397,18 @@ func (c *Client) finish(rec *Record, sse *SSEReader, sent time.Time, usage *Chun
 }
 
 // fail classifies err using the cause recorded on ctx.
-func (c *Client) fail(ctx context.Context, rec *Record, kind string, err error) {
+func (c *Client) fail(ctx context.Context, rec *Record, kind ErrorKind, err error) {
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errStall):
-		rec.ErrorKind = ErrStall
+		rec.ErrorKind = KindStall
 		rec.Error = fmt.Sprintf("no event for %v (stall timeout)", c.stall)
 		return
 	case errors.Is(cause, errDeadline):
-		rec.ErrorKind = ErrDeadline
+		rec.ErrorKind = KindDeadline
 		rec.Error = fmt.Sprintf("request not finished within %v", c.limit)
 		return
 	case cause != nil:
-		rec.ErrorKind, rec.Error = ErrCanceled, cause.Error()
+		rec.ErrorKind, rec.Error = KindCanceled, cause.Error()
 		return
 	}
 	rec.ErrorKind, rec.Error = kind, err.Error()

@@ -166,23 +166,23 @@ func TestClientFaultsAreData(t *testing.T) {
 		script  []piece
 		cut     bool
 		opts    []ClientOption
-		kind    string
+		kind    ErrorKind
 		message string
 	}{
-		{"HTTP 400 with JSON message", 400, []piece{{0, `{"object":"error","message":"unknown field 'foo'","code":400}`}}, false, nil, ErrHTTP, "HTTP 400: unknown field 'foo'"},
-		{"HTTP 503 text", 503, []piece{{0, "overloaded"}}, false, nil, ErrHTTP, "HTTP 503: overloaded"},
-		{"malformed event", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {not json\n\n"}}, false, nil, ErrMalformed, "{not json"},
-		{"error event", 200, []piece{{0, `data: {"error":{"message":"CUDA out of memory"}}` + "\n\n"}}, false, nil, ErrServer, "CUDA out of memory"},
-		{"connection cut mid-stream", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: " + chatChunk("b")}}, true, nil, ErrTransport, "unexpected EOF"},
+		{"HTTP 400 with JSON message", 400, []piece{{0, `{"object":"error","message":"unknown field 'foo'","code":400}`}}, false, nil, KindHTTP, "HTTP 400: unknown field 'foo'"},
+		{"HTTP 503 text", 503, []piece{{0, "overloaded"}}, false, nil, KindHTTP, "HTTP 503: overloaded"},
+		{"malformed event", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {not json\n\n"}}, false, nil, KindMalformed, "{not json"},
+		{"error event", 200, []piece{{0, `data: {"error":{"message":"CUDA out of memory"}}` + "\n\n"}}, false, nil, KindServer, "CUDA out of memory"},
+		{"connection cut mid-stream", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: " + chatChunk("b")}}, true, nil, KindTransport, "unexpected EOF"},
 		{"stall", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}, {2 * time.Second, "data: [DONE]\n\n"}}, false,
-			[]ClientOption{WithStallTimeout(100 * ms)}, ErrStall, "stall timeout"},
+			[]ClientOption{WithStallTimeout(100 * ms)}, KindStall, "stall timeout"},
 		{"deadline", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}, {50 * ms, "data: " + chatChunk("b") + "\n\n"},
 			{100 * ms, "data: " + chatChunk("c") + "\n\n"}, {2 * time.Second, "data: [DONE]\n\n"}}, false,
-			[]ClientOption{WithRequestTimeout(150 * ms), WithStallTimeout(time.Second)}, ErrDeadline, "within 150ms"},
-		{"no [DONE]: truncated", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}}, false, nil, ErrTruncated, "without [DONE] after 1 content events"},
-		{"body cut inside a line", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {\"cho"}}, false, nil, ErrTransport, "unexpected EOF"},
-		{"line too long", 200, []piece{{0, "data: \"" + strings.Repeat("x", MaxLineBytes+1)}}, false, nil, ErrMalformed, "longer than 4 MiB"},
-		{"no content", 200, []piece{{0, `data: {"choices":[{"delta":{"role":"assistant"}}]}` + "\n\ndata: [DONE]\n\n"}}, false, nil, ErrNoContent, "without a content"},
+			[]ClientOption{WithRequestTimeout(150 * ms), WithStallTimeout(time.Second)}, KindDeadline, "within 150ms"},
+		{"no [DONE]: truncated", 200, []piece{{0, "data: " + chatChunk("a") + "\n\n"}}, false, nil, KindTruncated, "without [DONE] after 1 content events"},
+		{"body cut inside a line", 200, []piece{{0, "data: " + chatChunk("a") + "\n\ndata: {\"cho"}}, false, nil, KindTransport, "unexpected EOF"},
+		{"line too long", 200, []piece{{0, "data: \"" + strings.Repeat("x", MaxLineBytes+1)}}, false, nil, KindMalformed, "longer than 4 MiB"},
+		{"no content", 200, []piece{{0, `data: {"choices":[{"delta":{"role":"assistant"}}]}` + "\n\ndata: [DONE]\n\n"}}, false, nil, KindNoContent, "without a content"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,14 +236,14 @@ func TestClientNonStreamingAnswer(t *testing.T) {
 	}))
 	defer srv.Close()
 	rec := newTestClient(t, srv.URL).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, time.Now())
-	assert.Equal(t, ErrMalformed, rec.ErrorKind)
+	assert.Equal(t, KindMalformed, rec.ErrorKind)
 	assert.Contains(t, rec.Error, `not an event stream: does the server honour "stream": true?`)
 }
 
 func TestClientRefusedConnection(t *testing.T) {
 	c := newTestClient(t, "http://127.0.0.1:1")
 	rec := c.Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, time.Now())
-	assert.Equal(t, ErrTransport, rec.ErrorKind)
+	assert.Equal(t, KindTransport, rec.ErrorKind)
 	assert.Contains(t, rec.Error, "refused")
 }
 

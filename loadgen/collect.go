@@ -68,15 +68,15 @@ func giveUpAfter(n, conc, total int) int {
 // reason is what the give-up rule compares: the error kind, and for an
 // HTTP error its status class.
 func reason(r *Record) string {
-	if r.ErrorKind == ErrHTTP && r.Status >= 100 {
+	if r.ErrorKind == KindHTTP && r.Status >= 100 {
 		return fmt.Sprintf("http %dxx", r.Status/100)
 	}
-	return r.ErrorKind
+	return string(r.ErrorKind)
 }
 
 // judge applies the give-up rule to one more finished record; c.mu is held.
 func (c *collector) judge(rec *Record) {
-	if c.decide == 0 || c.finished >= c.decide || rec.ErrorKind == ErrCanceled {
+	if c.decide == 0 || c.finished >= c.decide || rec.ErrorKind == KindCanceled {
 		return
 	}
 	c.finished++
@@ -101,8 +101,8 @@ func (c *collector) judge(rec *Record) {
 func (c *collector) add(ctx context.Context, i int, rec Record) {
 	rec.Index = i
 	rec.Warmup = i < c.warmup
-	if ctx.Err() != nil && (rec.ErrorKind == ErrTransport || rec.ErrorKind == ErrStall || rec.ErrorKind == ErrDeadline) {
-		rec.ErrorKind = ErrCanceled
+	if ctx.Err() != nil && (rec.ErrorKind == KindTransport || rec.ErrorKind == KindStall || rec.ErrorKind == KindDeadline) {
+		rec.ErrorKind = KindCanceled
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -108,7 +108,7 @@ func gamma(rng *rand.Rand, shape float64) float64 {
 // Run drives d with the loop; request and sink are as for ClosedLoop.Run.
 // Records carry Scheduled, their planned send offset. When ctx is
 // cancelled no new request starts and the ones in flight end with
-// ErrorKind ErrCanceled; so they do when the give-up rule stops the run
+// ErrorKind KindCanceled; so they do when the give-up rule stops the run
 // (a *HopelessError).
 func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
 	if err := l.Validate(); err != nil {

@@ -142,7 +142,7 @@ func TestOpenLoopStopsOnCancel(t *testing.T) {
 	assert.NotEmpty(t, recs)
 	assert.Less(t, len(recs), 1000)
 	for _, r := range recs {
-		assert.Equal(t, ErrCanceled, r.ErrorKind)
+		assert.Equal(t, KindCanceled, r.ErrorKind)
 	}
 	assert.Zero(t, srv.finished.Load(), "no request ran to its end")
 	assert.Eventually(t, func() bool { return srv.cut.Load() == srv.served.Load() }, 10*time.Second, ms,
@@ -179,9 +179,9 @@ func TestOpenLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	var h *HopelessError
 	require.ErrorAs(t, err, &h)
 	assert.Equal(t, 8, h.Failed)
-	assert.Equal(t, ErrStall, h.Reason)
+	assert.Equal(t, string(KindStall), h.Reason)
 	assert.Less(t, len(recs), 200, "stopped before the schedule ran out")
 	s := Summarize(recs, SLO{})
-	assert.Equal(t, 8, s.Errors[ErrStall])
+	assert.Equal(t, 8, s.Errors[KindStall])
 	assert.Equal(t, len(recs)-8, s.Canceled)
 }

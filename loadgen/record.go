@@ -5,31 +5,41 @@ import (
 	"time"
 )
 
-// Error kinds recorded in Record.ErrorKind. A record with an empty kind
-// completed.
+// ErrorKind is why a request failed, as recorded in Record.ErrorKind
+// (the JSON value is the string). A record with an empty kind completed.
+type ErrorKind string
+
+// The error kinds; see the package documentation ("Errors").
 const (
-	ErrHTTP      = "http"      // non-2xx status; Error holds the body's message
-	ErrTransport = "transport" // connect failure, connection cut mid-stream
-	ErrMalformed = "malformed" // an event that is not the JSON we expect
-	ErrServer    = "server"    // an error object sent inside the stream
-	ErrStall     = "stall"     // no event within the stall timeout
-	ErrDeadline  = "deadline"  // the request deadline passed
-	ErrNoContent = "no-content"
-	ErrTruncated = "truncated" // the body ended before [DONE]
-	ErrCanceled  = "canceled"  // the run was stopped; not the server's fault
+	KindHTTP      ErrorKind = "http"      // non-2xx status; Error holds the body's message
+	KindTransport ErrorKind = "transport" // connect failure, connection cut mid-stream
+	KindMalformed ErrorKind = "malformed" // an event that is not the JSON we expect
+	KindServer    ErrorKind = "server"    // an error object sent inside the stream
+	KindStall     ErrorKind = "stall"     // no event within the stall timeout
+	KindDeadline  ErrorKind = "deadline"  // the request deadline passed
+	KindNoContent ErrorKind = "no-content"
+	KindTruncated ErrorKind = "truncated" // the body ended before [DONE]
+	KindCanceled  ErrorKind = "canceled"  // the run was stopped; not the server's fault
 )
+
+// TokenSource is where a request's output token count came from.
+type TokenSource string
+
+// ITLSource is how a request's tokens were assigned to its events, and
+// so how exact its ITL samples are.
+type ITLSource string
 
 // Token and ITL sources recorded per request.
 const (
-	TokensFromUsage  = "usage"  // usage.completion_tokens
-	TokensFromChunks = "chunks" // no usage sent: one token per content event
+	TokensFromUsage  TokenSource = "usage"  // usage.completion_tokens
+	TokensFromChunks TokenSource = "chunks" // no usage sent: one token per content event
 	// usage.completion_tokens was below the number of content events,
 	// which cannot be: the events were counted instead.
-	TokensUsageTooLow = "chunks-usage-too-low"
+	TokensUsageTooLow TokenSource = "chunks-usage-too-low"
 
-	ITLPerChunkUsage = "per-chunk-usage" // cumulative usage on every chunk (vLLM continuous_usage_stats)
-	ITLOnePerEvent   = "one-per-event"   // as many content events as tokens
-	ITLApportioned   = "apportioned"     // tokens spread over events by text length: estimated
+	ITLPerChunkUsage ITLSource = "per-chunk-usage" // cumulative usage on every chunk (vLLM continuous_usage_stats)
+	ITLOnePerEvent   ITLSource = "one-per-event"   // as many content events as tokens
+	ITLApportioned   ITLSource = "apportioned"     // tokens spread over events by text length: estimated
 
 	// ClockMixed: some of a request's events were stamped by the kernel,
 	// some in user space.
@@ -56,12 +66,12 @@ type Record struct {
 	// Events are the content-bearing events in arrival order.
 	Events []Event `json:"events,omitempty"`
 
-	MaxTokens    int    `json:"max_tokens"`
-	PromptTokens int    `json:"prompt_tokens,omitempty"`
-	OutputTokens int    `json:"output_tokens"`
-	TokenSource  string `json:"token_source,omitempty"`
-	ITLSource    string `json:"itl_source,omitempty"`
-	Comments     int    `json:"comments,omitempty"` // SSE comment lines (keep-alives)
+	MaxTokens    int         `json:"max_tokens"`
+	PromptTokens int         `json:"prompt_tokens,omitempty"`
+	OutputTokens int         `json:"output_tokens"`
+	TokenSource  TokenSource `json:"token_source,omitempty"`
+	ITLSource    ITLSource   `json:"itl_source,omitempty"`
+	Comments     int         `json:"comments,omitempty"` // SSE comment lines (keep-alives)
 
 	// Clock stamped the events: "kernel" (the time the kernel received
 	// their bytes), "user" (when the read returned: https, other OSes)
@@ -71,9 +81,9 @@ type Record struct {
 	// the one before them, and so carry its stamp.
 	SharedStamps int `json:"shared_stamps,omitempty"`
 
-	Status    int    `json:"status,omitempty"`
-	ErrorKind string `json:"error_kind,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Status    int       `json:"status,omitempty"`
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // Event is one content-bearing SSE event.

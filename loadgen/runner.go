@@ -57,7 +57,7 @@ func (l ClosedLoop) Validate() error {
 // warmup or not, is passed to sink as soon as it completes (sink may be nil;
 // it is called from many goroutines, one call at a time). Run returns the
 // records in index order. When ctx is cancelled no new request starts, the
-// ones in flight end with ErrorKind ErrCanceled, and Run returns what it
+// ones in flight end with ErrorKind KindCanceled, and Run returns what it
 // has with ctx's error; so it does when the give-up rule stops it, with a
 // *HopelessError (errors.Is ErrHopeless).
 func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {

@@ -224,7 +224,7 @@ func TestClosedLoopStopsOnCancel(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, recs, 4, "only the 4 requests in flight were started")
 	for _, r := range recs {
-		assert.Equal(t, ErrCanceled, r.ErrorKind)
+		assert.Equal(t, KindCanceled, r.ErrorKind)
 	}
 	assert.Eventually(t, func() bool { return srv.cut.Load() == 4 }, 10*time.Second, ms, "the server saw all 4 cut off")
 	assert.Zero(t, srv.finished.Load(), "no request ran to its end")
@@ -302,15 +302,15 @@ func TestClosedLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	require.ErrorIs(t, err, ErrHopeless)
 	var h *HopelessError
 	require.ErrorAs(t, err, &h)
-	assert.Equal(t, HopelessError{Failed: 4, Reason: ErrStall, Example: "no event for 1s (stall timeout)"}, *h)
+	assert.Equal(t, HopelessError{Failed: 4, Reason: string(KindStall), Example: "no event for 1s (stall timeout)"}, *h)
 	assert.Contains(t, err.Error(), "the first 4 requests to finish all failed with stall")
 	assert.LessOrEqual(t, srv.arrived.Load(), int64(8), "requests the server got")
 	stalls, canceled := 0, 0
 	for _, r := range recs {
 		switch r.ErrorKind {
-		case ErrStall:
+		case KindStall:
 			stalls++
-		case ErrCanceled:
+		case KindCanceled:
 			canceled++
 		default:
 			t.Errorf("request %d: %s %s", r.Index, r.ErrorKind, r.Error)

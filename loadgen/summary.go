@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,12 +50,12 @@ func (r *Record) TPOT() (time.Duration, bool) {
 // tokens/s; OutputLen in tokens. See the package documentation for the
 // definitions.
 type Summary struct {
-	Requests  int            `json:"requests"` // measured requests that ran (not canceled)
-	Completed int            `json:"completed"`
-	Failed    int            `json:"failed"`
-	Canceled  int            `json:"canceled,omitempty"` // cut off by the end of the run; not counted
-	ErrorRate float64        `json:"error_rate"`         // Failed / Requests
-	Errors    map[string]int `json:"errors,omitempty"`   // failures by kind
+	Requests  int               `json:"requests"` // measured requests that ran (not canceled)
+	Completed int               `json:"completed"`
+	Failed    int               `json:"failed"`
+	Canceled  int               `json:"canceled,omitempty"` // cut off by the end of the run; not counted
+	ErrorRate float64           `json:"error_rate"`         // Failed / Requests
+	Errors    map[ErrorKind]int `json:"errors,omitempty"`   // failures by kind
 	// FirstErrors are the first distinct failure messages, at most 5.
 	FirstErrors []string `json:"first_errors,omitempty"`
 
@@ -128,203 +129,28 @@ type Summary struct {
 // proxy batching writes) is behind often enough to matter.
 const SharedStampsFlag = 0.10
 
-// Summarize computes a Summary over the measured (non-warmup) records.
+// Summarize computes a Summary over the measured (non-warmup) records in
+// three steps: accumulate the records (accumulate.go), derive the
+// distributions and rates from the sums, and flag what weakens them
+// (flags.go).
 func Summarize(records []Record, slo SLO) Summary {
-	s := Summary{SLO: slo, Errors: map[string]int{}}
-	var (
-		ttft, ttfb, e2e, tpot, itl, speed, outLen []float64
-		lag, ttftSched, e2eSched, clientLag       []float64
-		firstSend, lastSend, firstDue, lastDue    time.Duration
-		first, last                               time.Duration
-		seen                                      = map[string]bool{}
-		tokenSrc, itlSrc, clocks                  = map[string]int{}, map[string]int{}, map[string]int{}
-		minShort                                  = -1
-	)
-	any, anyDone := false, false
+	a := newAccumulator(slo)
 	for i := range records {
-		r := &records[i]
-		if r.Warmup {
-			continue
-		}
-		if r.ErrorKind == ErrCanceled {
-			s.Canceled++
-			continue
-		}
-		s.Requests++
-		if !any || r.Sent < first {
-			first = r.Sent
-		}
-		if r.Paced {
-			s.Paced = true
-			lag = append(lag, float64(r.Sent-r.Scheduled))
-			if !any || r.Sent < firstSend {
-				firstSend = r.Sent
-			}
-			if !any || r.Sent > lastSend {
-				lastSend = r.Sent
-			}
-			if !any || r.Scheduled < firstDue {
-				firstDue = r.Scheduled
-			}
-			if !any || r.Scheduled > lastDue {
-				lastDue = r.Scheduled
-			}
-		}
-		any = true
-		if !r.OK() {
-			s.Failed++
-			s.Errors[r.ErrorKind]++
-			msg := r.ErrorKind + ": " + r.Error
-			if !seen[msg] && len(s.FirstErrors) < 5 {
-				seen[msg] = true
-				s.FirstErrors = append(s.FirstErrors, msg)
-			}
-			continue
-		}
-		s.Completed++
-		// The load ends with the last completion: a request failing
-		// later (a stall at the end of a cell) would stretch the
-		// duration without adding a token.
-		if end := r.Sent + r.End; !anyDone || end > last {
-			last, anyDone = end, true
-		}
-		s.PromptTokens += r.PromptTokens
-		if r.TokenSource == TokensFromChunks {
-			s.PromptTokensUnknown++ // no usage: prompt tokens not 0 but unknown
-		}
-		s.OutputTokens += r.OutputTokens
-		tokenSrc[r.TokenSource]++
-		itlSrc[r.ITLSource]++
-		if r.Clock != "" {
-			clocks[r.Clock]++
-		}
-		s.SharedStamps += r.SharedStamps
-		s.ContentEvents += len(r.Events)
-		if r.Clock == "kernel" {
-			for _, e := range r.Events {
-				clientLag = append(clientLag, float64(e.Lag))
-			}
-		}
-		ttft = append(ttft, float64(r.TTFT))
-		if r.Paced {
-			ttftSched = append(ttftSched, float64(r.Sent-r.Scheduled+r.TTFT))
-			e2eSched = append(e2eSched, float64(r.Sent-r.Scheduled+r.E2E))
-		}
-		ttfb = append(ttfb, float64(r.TTFB))
-		e2e = append(e2e, float64(r.E2E))
-		outLen = append(outLen, float64(r.OutputTokens))
-		if r.MaxTokens > 0 && r.OutputTokens < r.MaxTokens {
-			s.ShortOutput++
-			if minShort < 0 || r.OutputTokens < minShort {
-				minShort = r.OutputTokens
-			}
-		}
-		if t, ok := r.TPOT(); ok {
-			tpot = append(tpot, float64(t))
-			if t > 0 {
-				speed = append(speed, float64(time.Second)/float64(t))
-			}
-		}
-		for j := 1; j < len(r.Events); j++ {
-			gap := float64(r.Events[j].At - r.Events[j-1].At)
-			k := r.Events[j].Tokens
-			for range k {
-				itl = append(itl, gap/float64(k))
-			}
-		}
-		if slo.Met(r) {
-			s.Good++
-		}
+		a.add(&records[i])
 	}
-	if len(s.Errors) == 0 {
-		s.Errors = nil
-	}
-	if s.Requests > 0 {
-		s.ErrorRate = float64(s.Failed) / float64(s.Requests)
-	}
-	if anyDone {
-		s.Duration = last - first
-	}
-	if sec := s.Duration.Seconds(); sec > 0 {
-		s.OutputTokPerSec = float64(s.OutputTokens) / sec
-		if s.PromptTokensUnknown == 0 {
-			total := float64(s.OutputTokens+s.PromptTokens) / sec
-			s.TotalTokPerSec = &total
-		}
-		s.ReqPerSec = float64(s.Completed) / sec
-		s.GoodputReqPerS = float64(s.Good) / sec
-	}
-	s.TTFT, s.TTFB, s.E2E = NewDist(ttft), NewDist(ttfb), NewDist(e2e)
-	s.TPOT, s.ITL, s.UserSpeed = NewDist(tpot), NewDist(itl), NewDist(speed)
-	s.OutputLen = NewDist(outLen)
-	if s.Paced {
-		s.SendLag, s.TTFTFromSchedule, s.E2EFromSchedule = NewDist(lag), NewDist(ttftSched), NewDist(e2eSched)
-		if span := (lastSend - firstSend).Seconds(); span > 0 && s.Requests > 1 {
-			s.SentReqPerSec = float64(s.Requests-1) / span
-		}
-		if span := (lastDue - firstDue).Seconds(); span > 0 && s.Requests > 1 {
-			s.DueReqPerSec = float64(s.Requests-1) / span
-		}
-	}
+	s := a.derive()
 	s.PeakInFlight = peakInFlight(records)
-	s.TokenSource, s.ITLSource = oneOrMixed(tokenSrc), oneOrMixed(itlSrc)
-	s.Clock, s.ClientLag = oneOrMixed(clocks), NewDist(clientLag)
-
-	if s.Completed < s.Requests || s.Requests == 0 {
-		s.flag("%d of %d requests failed (%.1f%%): %s", s.Failed, s.Requests, 100*s.ErrorRate, s.errorList())
-	}
-	if s.Paced && s.DueReqPerSec > 0 && s.SentReqPerSec < 0.9*s.DueReqPerSec {
-		s.flag("sent %.3g requests/s where the schedule asked for %.3g: the load was held back (the in-flight cap reached, or the client); latency from the schedule includes the wait",
-			s.SentReqPerSec, s.DueReqPerSec)
-	}
-	if !s.Paced && s.Requests > 0 && s.Requests < 2*s.PeakInFlight {
-		s.flag("only %d measured requests at concurrency %d: the ramp-up and the drain weigh as much as the steady state (use at least %d)",
-			s.Requests, s.PeakInFlight, 4*s.PeakInFlight)
-	}
-	if s.Canceled > 0 {
-		s.flag("%d requests canceled when the run stopped; not counted", s.Canceled)
-	}
-	if s.ShortOutput > 0 {
-		s.flag("%d of %d requests stopped short of max_tokens (shortest %d tokens): output length was not fixed", s.ShortOutput, s.Completed, minShort)
-	}
-	if tokenSrc[TokensFromChunks] > 0 {
-		s.flag("output tokens of %d requests counted from content events: the server sent no usage", tokenSrc[TokensFromChunks])
-		s.flag("prompt tokens of %d requests unknown (no usage): total-tok/s left out", s.PromptTokensUnknown)
-	}
-	if tokenSrc[TokensUsageTooLow] > 0 {
-		s.flag("usage.completion_tokens of %d requests was below their number of content events: the events were counted instead", tokenSrc[TokensUsageTooLow])
-	}
-	if itlSrc[ITLApportioned] > 0 {
-		s.flag("ITL estimated for %d requests: events carried several tokens, apportioned by text length", itlSrc[ITLApportioned])
-	}
-	if s.Clock != "" && s.Clock != "kernel" {
-		s.flag("events stamped in user space (clock: %s; kernel receive timestamps need Linux and plain http): latencies include the client's own delay in reading them, unmeasured", s.Clock)
-	}
-	if s.ContentEvents > 0 && float64(s.SharedStamps) > SharedStampsFlag*float64(s.ContentEvents) {
-		s.flag("%d of %d content events (%.0f%%) arrived in one read with the event before them and carry its stamp: their times are late by up to the client's lag (client-lag p99 %v)",
-			s.SharedStamps, s.ContentEvents, 100*float64(s.SharedStamps)/float64(s.ContentEvents), time.Duration(s.ClientLag.P99))
-	}
-	// Small samples: one line for the per-request distributions (they
-	// share n), one for the pooled ITL when it is small too.
-	if len(s.TTFT.Flags) > 0 {
-		s.flag("few requests for the tail: ttft, tpot and e2e %s", strings.Join(s.TTFT.Flags, "; "))
-	}
-	if len(s.ITL.Flags) > 0 {
-		s.flag("few ITL samples: %s", strings.Join(s.ITL.Flags, "; "))
-	}
+	s.flagAll(a)
 	return s
 }
 
-func (s *Summary) flag(format string, args ...any) {
-	s.Flags = append(s.Flags, fmt.Sprintf(format, args...))
-}
-
-func (s *Summary) errorList() string {
-	kinds := make([]string, 0, len(s.Errors))
+// ErrorList is the failures by kind, "stall 3, http 1", sorted by kind.
+func (s *Summary) ErrorList() string {
+	kinds := make([]ErrorKind, 0, len(s.Errors))
 	for k := range s.Errors {
 		kinds = append(kinds, k)
 	}
-	sort.Strings(kinds)
+	slices.Sort(kinds)
 	parts := make([]string, len(kinds))
 	for i, k := range kinds {
 		parts[i] = fmt.Sprintf("%s %d", k, s.Errors[k])
@@ -335,13 +161,13 @@ func (s *Summary) errorList() string {
 	return strings.Join(parts, ", ")
 }
 
-func oneOrMixed(m map[string]int) string {
+func oneOrMixed[K ~string](m map[K]int) string {
 	switch len(m) {
 	case 0:
 		return ""
 	case 1:
 		for k := range m {
-			return k
+			return string(k)
 		}
 	}
 	return "mixed"
@@ -357,7 +183,7 @@ func peakInFlight(records []Record) int {
 	edges := make([]edge, 0, 2*len(records))
 	for i := range records {
 		r := &records[i]
-		if r.ErrorKind == ErrCanceled {
+		if r.ErrorKind == KindCanceled {
 			continue
 		}
 		edges = append(edges, edge{r.Sent, +1}, edge{r.Sent + r.End, -1})

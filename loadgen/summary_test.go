@@ -58,8 +58,8 @@ func TestSummarizeDefinitions(t *testing.T) {
 		{Warmup: true, Sent: 0, End: time.Hour, OutputTokens: 1e6}, // warmup: excluded entirely
 		rec(0, 100*ms, 10*ms, 11, 11),                              // E2E 200ms, TPOT 10ms
 		rec(50*ms, 200*ms, 20*ms, 11, 11),                          // E2E 400ms, TPOT 20ms, ends at 451ms
-		{Sent: 60 * ms, End: 5 * ms, ErrorKind: ErrHTTP, Error: "HTTP 500: boom"},
-		{Sent: 70 * ms, End: 5 * ms, ErrorKind: ErrCanceled, Error: "run stopped"},
+		{Sent: 60 * ms, End: 5 * ms, ErrorKind: KindHTTP, Error: "HTTP 500: boom"},
+		{Sent: 70 * ms, End: 5 * ms, ErrorKind: KindCanceled, Error: "run stopped"},
 	}
 	s := Summarize(recs, SLO{TTFT: 150 * ms})
 	assert.Equal(t, 3, s.Requests)
@@ -67,7 +67,7 @@ func TestSummarizeDefinitions(t *testing.T) {
 	assert.Equal(t, 1, s.Failed)
 	assert.Equal(t, 1, s.Canceled)
 	assert.InDelta(t, 1.0/3, s.ErrorRate, 1e-9)
-	assert.Equal(t, map[string]int{ErrHTTP: 1}, s.Errors)
+	assert.Equal(t, map[ErrorKind]int{KindHTTP: 1}, s.Errors)
 	assert.Equal(t, []string{"http: HTTP 500: boom"}, s.FirstErrors)
 
 	// Duration: first measured send (0) to last completion (50+400+1 ms).
@@ -87,7 +87,7 @@ func TestSummarizeDefinitions(t *testing.T) {
 	assert.Equal(t, 20, s.ITL.N, "10 gaps per request, pooled")
 	assert.InDelta(t, float64(15*ms), s.ITL.P50, 1)
 	assert.InDelta(t, 75, s.UserSpeed.P50, 1e-6, "median of 100 and 50 tok/s")
-	assert.Equal(t, TokensFromUsage, s.TokenSource)
+	assert.Equal(t, string(TokensFromUsage), s.TokenSource)
 	assert.Contains(t, s.Flags[0], "1 of 3 requests failed")
 }
 
@@ -183,7 +183,7 @@ func TestMetricsUnits(t *testing.T) {
 	assert.NotEmpty(t, few.TTFT.Flags)
 
 	// Nothing completed: no latency metric, but the error rate.
-	none := Summarize([]Record{{ErrorKind: ErrHTTP}}, SLO{})
+	none := Summarize([]Record{{ErrorKind: KindHTTP}}, SLO{})
 	ms := none.Metrics()
 	require.Len(t, ms, 1)
 	assert.Equal(t, Metric{100, "err-%"}, ms[0])
