@@ -315,7 +315,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		live := create(os.Getppid(), "e2e-live-run") // go test: alive while this test runs
 		gone := create(dead.Process.Pid, "e2e-dead-run")
 		var stderr syncBuffer
-		eng, err := engines.New(simEngine(name, image), run, engines.WithLogDir(t.TempDir()), engines.WithStderr(&stderr))
+		eng, err := engines.New(simEngine(name, image), run, engines.WithLogDir(t.TempDir()), engines.WithNotices(&stderr))
 		if err != nil {
 			t.Fatal(err)
 		}
