@@ -90,7 +90,8 @@ func (r *Run) StartEngine(ctx context.Context, e config.Engine, deadline time.Ti
 		engines.WithAPIKey(os.Getenv(config.EnvAPIKey)),
 		engines.WithLogDir(r.Results.Dir()),
 		engines.WithDeadline(deadline),
-		engines.WithWorkload(s.Workload()))
+		engines.WithWorkload(s.Workload()),
+		engines.WithNotices(r.Progress.W()))
 	if err != nil {
 		return nil, err
 	}

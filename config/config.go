@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/loadgen"
 )
 
@@ -122,17 +123,12 @@ type RequestFields struct {
 
 // SimSpec configures the simulated engine.
 type SimSpec struct {
-	MaxBatch   int       `yaml:"max_batch"`
-	MaxPrefill int       `yaml:"max_prefill"`
-	Timing     SimTiming `yaml:"timing"`
-}
-
-// SimTiming is the simulator's linear step-time model.
-type SimTiming struct {
-	StepBase        time.Duration `yaml:"step_base"`
-	PerSequence     time.Duration `yaml:"per_sequence"`
-	PerPrefillToken time.Duration `yaml:"per_prefill_token"`
-	PerContextToken time.Duration `yaml:"per_context_token"`
+	MaxBatch   int `yaml:"max_batch"`
+	MaxPrefill int `yaml:"max_prefill"`
+	// Timing is the step-time model, decoded straight into the
+	// simulator's own type (step_base, per_sequence, per_prefill_token,
+	// per_context_token); all zero: sim.DefaultTiming.
+	Timing sim.Linear `yaml:"timing"`
 }
 
 // Engine kinds.
@@ -219,11 +215,22 @@ func (r *Run) Validate() error {
 		if e.Model == "" && e.Kind != KindExternal {
 			return fmt.Errorf("engines[%d] (%s): model is required", i, e.Name)
 		}
+		if err := e.validateSim(); err != nil {
+			return fmt.Errorf("engines[%d] (%s): %w", i, e.Name, err)
+		}
 		if err := e.validateContainer(); err != nil {
 			return fmt.Errorf("engines[%d] (%s): %w", i, e.Name, err)
 		}
 	}
 	return r.validateProfiles()
+}
+
+// validateSim checks a simulator's timing, if one is given.
+func (e Engine) validateSim() error {
+	if e.Sim == nil || e.Sim.Timing == (sim.Linear{}) {
+		return nil
+	}
+	return e.Sim.Timing.Validate()
 }
 
 // Engine returns the engine entry named name.

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/infbench/infbench/engines/sim"
 )
 
 const validRun = `api: chat
@@ -33,8 +35,7 @@ func TestParseRun(t *testing.T) {
 	assert.Equal(t, 40, r.Requests.For(10))
 	assert.Equal(t, 10, r.Warmup.For(10))
 	assert.Equal(t, 40*time.Minute, r.Timeouts.Startup)
-	assert.Equal(t, 4*time.Millisecond, r.Engines[0].Sim.Timing.StepBase)
-	assert.Equal(t, 50*time.Microsecond, r.Engines[0].Sim.Timing.PerSequence)
+	assert.Equal(t, sim.Linear{Base: 4 * time.Millisecond, PerSeq: 50 * time.Microsecond}, r.Engines[0].Sim.Timing)
 }
 
 func TestParseRunErrorsNameFileLineAndField(t *testing.T) {
@@ -58,6 +59,12 @@ func TestParseRunErrorsNameFileLineAndField(t *testing.T) {
 		{"bad kind", validRun + "  - {name: x, kind: docker, model: m}\n", `engines[1] (x): kind "docker": use sim, external or container`},
 		{"duplicate", validRun + "  - {name: sim, kind: sim, model: m}\n", `engines[1]: duplicate name "sim"`},
 		{"error rate above 1", "max_error_rate: 5\n" + validRun, "engines.yaml: max_error_rate: 5: give a fraction of requests between 0 and 1"},
+		{"unknown timing field", strings.Replace(validRun, "per_sequence", "per_seq", 1),
+			`engines.yaml:12: engines[0] (sim).sim.timing: unknown field "per_seq" (known: step_base, per_sequence, per_prefill_token, per_context_token)`},
+		{"bad timing duration", strings.Replace(validRun, "step_base: 4ms", "step_base: 4", 1),
+			"engines.yaml:12: engines[0] (sim).sim.timing.step_base: cannot unmarshal !!int `4` into time.Duration (want a duration such as 90s or 40m)"},
+		{"negative timing", strings.Replace(validRun, "per_sequence: 50us", "per_sequence: -50us", 1),
+			"engines.yaml: engines[0] (sim): sim timing: per_sequence -50µs: a cost must not be negative (give 0 or a positive duration)"},
 		{"slash in name", validRun + "  - {name: vllm/v1, kind: sim, model: m}\n", `engines[1]: name "vllm/v1": use lower-case letters, digits`},
 	}
 	for _, tc := range cases {

@@ -31,13 +31,19 @@ type Container struct {
 	o    options
 
 	mu           sync.Mutex
-	ctr          *testcontainers.DockerContainer
-	cancelStart  context.CancelFunc
+	cancelStart  context.CancelCauseFunc
 	startDone    chan struct{}
+	release      func()  // the guard's
+	interrupting bool    // the guard is running interrupt
+	held         holding // what terminate releases
+}
+
+// holding is what a started container holds until terminate releases it.
+type holding struct {
+	ctr          *testcontainers.DockerContainer
 	logs         *logSink
-	logsDone     chan struct{}
+	logsDone     chan struct{} // closed when the log stream ends
 	cancelFollow context.CancelFunc
-	release      func()
 }
 
 func newContainer(e config.Engine, run *config.Run, o options) (*Container, error) {
@@ -57,84 +63,177 @@ func (c *Container) Name() string { return c.e.Name }
 // Spec returns the resolved container spec.
 func (c *Container) Spec() Spec { return c.spec }
 
-// Start implements Engine: preflight (fit, Docker, NVIDIA runtime, GPU,
-// model), then pull, start, stream the log to a file and wait until the
-// engine generates. On failure the container is gone and the error carries
-// the log's last lines.
-func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
-	s := c.spec
+// Start implements Engine: preflight (requirements, fit, Hugging Face
+// cache, leftovers), then launch (pull, start, stream the log to a file,
+// wait until the engine generates). On failure the container is gone and
+// the error carries the log's last lines. Errors never show a secret
+// (a passed-through variable's value) but keep their causes: errors.Is and
+// errors.As see through the redaction (context.Canceled,
+// context.DeadlineExceeded, Docker's errors).
+func (c *Container) Start(ctx context.Context) (Endpoint, error) {
 	quietTestcontainers() // before testcontainers.Run's first Docker client
+	startCtx, end := c.beginStart(ctx)
+	defer end()
+	info, err := c.preflight(startCtx)
+	if err != nil {
+		return Endpoint{}, redactError(err, c.secrets())
+	}
+	ep, err := c.launch(ctx, startCtx)
+	if err != nil {
+		return Endpoint{}, redactError(err, c.secrets())
+	}
+	ep.Info = append(ep.Info, info...)
+	return ep, nil
+}
+
+// beginStart derives the start's own context, which interrupt cancels
+// with the reason, and records it; end cancels it and marks the start
+// finished, for interrupt to wait on.
+func (c *Container) beginStart(ctx context.Context) (startCtx context.Context, end func()) {
+	startCtx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
-	defer close(done)
-	startCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	c.mu.Lock()
 	c.startDone, c.cancelStart = done, cancel
 	c.mu.Unlock()
-	defer func() {
-		if err != nil {
-			err = errors.New(redact(err.Error(), c.secrets()))
-		}
-	}()
+	return startCtx, func() {
+		cancel(nil)
+		close(done)
+	}
+}
 
-	gpuBytes, gpuName, err := requirements(startCtx, s, c.o)
+// preflight checks, before anything is pulled or started, that the
+// engine can run here: its requirements (Docker, NVIDIA runtime, GPU,
+// model), the model's fit on the GPU, the Hugging Face cache folder, and
+// no container left by an earlier run. It returns the fit's
+// configuration lines.
+func (c *Container) preflight(ctx context.Context) ([]Line, error) {
+	gpuBytes, gpuName, err := requirements(ctx, c.spec, c.o)
 	if err != nil {
-		return Endpoint{}, err
+		return nil, err
 	}
-	var info []Line
-	if s.Fit != nil {
-		in := *s.Fit
-		in.GPUSource = "profile " + in.Profile
-		if gpuBytes > 0 {
-			in.GPUBytes, in.GPUSource = gpuBytes, "NVML "+gpuName
-		}
-		fit, ferr := CheckFit(in, c.o.workload)
-		if ferr != nil {
-			return Endpoint{}, fmt.Errorf("engine %q: %w", s.Name, ferr)
-		}
-		info = append(info, Line{Key: c.key("fit"), Value: fit.Summary()})
-		if w := fit.Warning(); w != "" {
-			fmt.Fprintf(os.Stderr, "[infbench] engine %s: warning: %s\n", s.Name, w)
-			info = append(info, Line{Key: c.key("fit-warning"), Value: w})
-		}
+	info, err := c.checkFit(gpuBytes, gpuName)
+	if err != nil {
+		return nil, err
 	}
-	if s.HFCache {
-		dir, herr := hfCacheDir(c.o.getenv)
-		if herr != nil {
-			return Endpoint{}, herr
-		}
-		if herr := ensureDir(dir); herr != nil {
-			return Endpoint{}, herr
-		}
+	if err := c.prepareHFCache(); err != nil {
+		return nil, err
 	}
-	n, warnings, lerr := removeLeftovers(startCtx, s.Name)
+	if err := c.clearLeftovers(ctx); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// checkFit runs the fit check with the GPU memory NVML reported (0: the
+// profile's), warns when the workload will queue, and returns the fit's
+// configuration lines.
+func (c *Container) checkFit(gpuBytes uint64, gpuName string) ([]Line, error) {
+	if c.spec.Fit == nil {
+		return nil, nil
+	}
+	in := *c.spec.Fit
+	in.GPUSource = "profile " + in.Profile
+	if gpuBytes > 0 {
+		in.GPUBytes, in.GPUSource = gpuBytes, "NVML "+gpuName
+	}
+	fit, err := CheckFit(in, c.o.workload)
+	if err != nil {
+		return nil, fmt.Errorf("engine %q: %w", c.spec.Name, err)
+	}
+	info := []Line{{Key: c.key("fit"), Value: fit.Summary()}}
+	if w := fit.Warning(); w != "" {
+		c.notef("warning: %s", w)
+		info = append(info, Line{Key: c.key("fit-warning"), Value: w})
+	}
+	return info, nil
+}
+
+// prepareHFCache creates the host's Hugging Face cache folder, if the
+// engine mounts it, so that Docker does not create it owned by root.
+func (c *Container) prepareHFCache() error {
+	if !c.spec.HFCache {
+		return nil
+	}
+	dir, err := hfCacheDir(c.o.getenv)
+	if err == nil {
+		err = ensureDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("engine %q: %w", c.spec.Name, err)
+	}
+	return nil
+}
+
+// clearLeftovers removes containers of this engine that a killed run left
+// behind, and warns about those another run may still be using.
+func (c *Container) clearLeftovers(ctx context.Context) error {
+	n, warnings, err := removeLeftovers(ctx, c.spec.Name)
 	for _, w := range warnings {
-		fmt.Fprintf(c.o.stderr, "[infbench] engine %s: warning: %s\n", s.Name, w)
+		c.notef("warning: %s", w)
 	}
-	if lerr != nil {
-		return Endpoint{}, fmt.Errorf("engine %q: %w", s.Name, lerr)
+	if err != nil {
+		return fmt.Errorf("engine %q: %w", c.spec.Name, err)
 	}
 	if n > 0 {
-		fmt.Fprintf(c.o.stderr, "[infbench] engine %s: removed %d container(s) left by an earlier run\n", s.Name, n)
+		c.notef("removed %d container(s) left by an earlier run", n)
 	}
+	return nil
+}
+
+// launch starts the container and waits until it generates: it opens the
+// log file, arms the signal and deadline guard, runs the container with
+// this start's hooks and returns the endpoint. parent is Start's context,
+// ctx the start's own (which the guard cancels). On failure the container
+// is gone.
+func (c *Container) launch(parent, ctx context.Context) (Endpoint, error) {
+	s := c.spec
 	logs, err := c.openLog()
 	if err != nil {
 		return Endpoint{}, err
 	}
-	opts, err := containerOptions(s, c.o.getenv)
+	opts, err := c.runOptions(logs)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	// testcontainers' own messages, and the whole container log it dumps
-	// when the wait fails, go to the engine's log file (redacted), not to
-	// stderr: under go test that is the results file benchstat reads.
+	c.armGuard()
+	c.notef("starting %s (log: %s; start-up can take %v)", s.Image, logs.path, s.Startup)
+	began := time.Now()
+	ctr, err := c.run(ctx, opts)
+	if err != nil {
+		took := time.Since(began)
+		c.abandon(parent) // first, so that the log holds the container's last words
+		return Endpoint{}, c.startError(parent, ctx, err, took, logs)
+	}
+	ep, err := c.endpoint(ctx, ctr)
+	if err != nil {
+		c.abandon(parent)
+		return Endpoint{}, err
+	}
+	c.notef("ready at %s after %s", ep.BaseURL, time.Since(began).Round(time.Second))
+	return ep, nil
+}
+
+// runOptions are the spec's testcontainers options and this start's:
+// testcontainers' own messages, and the whole container log it dumps when
+// the wait fails, go to the engine's log file (redacted), not to stderr:
+// under go test that is the results file benchstat reads.
+func (c *Container) runOptions(logs *logSink) ([]testcontainers.ContainerCustomizer, error) {
+	opts, err := containerOptions(c.spec, c.o.getenv)
+	if err != nil {
+		return nil, fmt.Errorf("engine %q: %w", c.spec.Name, err)
+	}
 	opts = append([]testcontainers.ContainerCustomizer{testcontainers.WithLogger(tcLogger{logs})}, opts...)
-	opts = append(opts, testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+	return append(opts, testcontainers.WithAdditionalLifecycleHooks(c.hooks(logs))), nil
+}
+
+// hooks record the container as soon as it is created, so that an
+// interrupt during the pull or the wait can terminate it, and follow its
+// log into logs once it runs.
+func (c *Container) hooks(logs *logSink) testcontainers.ContainerLifecycleHooks {
+	return testcontainers.ContainerLifecycleHooks{
 		PostCreates: []testcontainers.ContainerHook{func(_ context.Context, ctr testcontainers.Container) error {
 			if d, ok := ctr.(*testcontainers.DockerContainer); ok {
-				c.mu.Lock()
-				c.ctr = d
-				c.mu.Unlock()
+				c.setContainer(d)
 			}
 			return nil
 		}},
@@ -142,80 +241,132 @@ func (c *Container) Start(ctx context.Context) (ep Endpoint, err error) {
 			c.follow(ctx, ctr.GetContainerID(), logs)
 			return nil
 		}},
-	}))
-	c.mu.Lock()
-	c.release = guard(c.o.signals, c.o.deadline, c.interrupt)
-	c.mu.Unlock()
+	}
+}
 
-	fmt.Fprintf(os.Stderr, "[infbench] engine %s: starting %s (log: %s; start-up can take %v)\n", s.Name, s.Image, logs.path, s.Startup)
-	began := time.Now()
-	ctr, err := testcontainers.Run(startCtx, s.Image, opts...)
+// armGuard terminates the container on SIGINT, SIGTERM or SIGHUP, and
+// shortly before the test binary's -timeout, until Stop releases it.
+func (c *Container) armGuard() {
+	release := guard(c.o.signals, c.o.deadline, c.interrupt)
+	c.mu.Lock()
+	c.release = release
+	c.mu.Unlock()
+}
+
+// run pulls the image, starts the container and waits until it is ready.
+func (c *Container) run(ctx context.Context, opts []testcontainers.ContainerCustomizer) (*testcontainers.DockerContainer, error) {
+	ctr, err := testcontainers.Run(ctx, c.spec.Image, opts...)
 	if ctr != nil {
-		c.mu.Lock()
-		c.ctr = ctr
-		c.mu.Unlock()
+		c.setContainer(ctr)
 	}
-	if err != nil {
-		took := time.Since(began)
-		c.terminate() // first, so that the log holds the container's last words
-		return Endpoint{}, c.startError(ctx, startCtx, err, took, logs)
+	return ctr, err
+}
+
+func (c *Container) setContainer(ctr *testcontainers.DockerContainer) {
+	c.mu.Lock()
+	c.held.ctr = ctr
+	c.mu.Unlock()
+}
+
+// abandon terminates what a failed start left, even when the start was
+// cancelled, and says so if it cannot.
+func (c *Container) abandon(parent context.Context) {
+	if err := c.terminate(context.WithoutCancel(parent)); err != nil {
+		c.notef("%v", err)
 	}
-	ep, err = c.endpoint(startCtx, ctr)
-	if err != nil {
-		c.terminate()
-		return Endpoint{}, err
-	}
-	ep.Info = append(ep.Info, info...)
-	fmt.Fprintf(os.Stderr, "[infbench] engine %s: ready at %s after %s\n", s.Name, ep.BaseURL, time.Since(began).Round(time.Second))
-	return ep, nil
 }
 
 // startError explains a failed start: why, for how long, and the log tail.
+// It wraps err and, where a context's end stopped the start, the context's
+// cause.
 func (c *Container) startError(parent, startCtx context.Context, err error, took time.Duration, logs *logSink) error {
 	s := c.spec
-	why := "failed"
-	switch {
-	case parent.Err() != nil && errors.Is(parent.Err(), context.DeadlineExceeded):
-		why = "was not ready before the start-up timeout (timeouts.startup in engines.yaml)"
-	case parent.Err() != nil || startCtx.Err() != nil:
-		why = "was interrupted"
-	case strings.Contains(err.Error(), "deadline exceeded"):
-		why = fmt.Sprintf("was not ready within container.startup (%v)", s.Startup)
-	}
-	var tail string
-	if logs != nil {
-		if lines := logs.Tail(); len(lines) > 0 {
-			tail = fmt.Sprintf("\nlast %d lines of %s:\n\t%s", len(lines), logs.path, strings.Join(lines, "\n\t"))
-		} else {
-			tail = fmt.Sprintf("\n(%s is empty)", logs.path)
-		}
+	why, cause := whyNotStarted(parent, startCtx, err, s.Startup)
+	if cause != nil && !errors.Is(err, cause) {
+		err = fmt.Errorf("%w: %w", cause, err)
 	}
 	return fmt.Errorf("engine %q (%s) %s after %s, probing %s %s on port %d: %w%s",
-		s.Name, s.Image, why, took.Round(time.Second), s.Ready.Method, s.Ready.Path, s.Port, err, tail)
+		s.Name, s.Image, why, took.Round(time.Second), s.Ready.Method, s.Ready.Path, s.Port, err, logTail(logs))
 }
 
-// Stop implements Engine: it terminates the container and closes the log.
-func (c *Container) Stop(context.Context) error {
+// whyNotStarted says why a start failed, and which context's end caused
+// it (nil: none did).
+func whyNotStarted(parent, startCtx context.Context, err error, startup time.Duration) (why string, cause error) {
+	switch {
+	case errors.Is(parent.Err(), context.DeadlineExceeded):
+		return "was not ready before the start-up timeout (timeouts.startup in engines.yaml)", context.Cause(parent)
+	case parent.Err() != nil:
+		return "was interrupted", context.Cause(parent)
+	case startCtx.Err() != nil:
+		return "was interrupted", context.Cause(startCtx)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("was not ready within container.startup (%v)", startup), nil
+	}
+	return "failed", nil
+}
+
+// logTail is the log's last lines, for an error.
+func logTail(logs *logSink) string {
+	if logs == nil {
+		return ""
+	}
+	if lines := logs.Tail(); len(lines) > 0 {
+		return fmt.Sprintf("\nlast %d lines of %s:\n\t%s", len(lines), logs.path, strings.Join(lines, "\n\t"))
+	}
+	return fmt.Sprintf("\n(%s is empty)", logs.path)
+}
+
+// Stop implements Engine: it terminates the container, closes the log and
+// then releases the guard. ctx bounds the wait: if it ends first, Stop
+// returns an error wrapping its cause, and the container, the log and the
+// guard stay for a later Stop (or a signal) to end.
+func (c *Container) Stop(ctx context.Context) error {
+	if err := c.terminate(ctx); err != nil {
+		return err
+	}
+	return c.releaseGuard(ctx)
+}
+
+// releaseGuard stops the guard. An idle guard ends at once; one running
+// an interrupt's clean-up (a signal that came during Stop) is waited for
+// no longer than ctx allows.
+func (c *Container) releaseGuard(ctx context.Context) error {
 	c.mu.Lock()
-	release := c.release
+	release, busy := c.release, c.interrupting
 	c.release = nil
 	c.mu.Unlock()
-	if release != nil {
-		release()
+	if release == nil {
+		return nil
 	}
-	return c.terminate()
+	if !busy {
+		release()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		release()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engine %q: stopping: an interrupt's clean-up is still running: %w (check for the container with: docker ps -a --filter label=%s=%s)",
+			c.spec.Name, context.Cause(ctx), LabelEngine, c.spec.Name)
+	}
 }
 
 // interrupt is the guard's cleanup: stop a start in progress and
 // terminate the container.
 func (c *Container) interrupt(why string) {
 	// Terminate first, report after: stderr may be a broken pipe by now.
-	defer fmt.Fprintf(os.Stderr, "[infbench] engine %s: %s: terminated its container\n", c.spec.Name, why)
+	defer c.notef("%s: terminated its container", why)
 	c.mu.Lock()
+	c.interrupting = true
 	cancel, done := c.cancelStart, c.startDone
 	c.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		cancel(fmt.Errorf("%s: %w", why, context.Canceled))
 	}
 	if done != nil {
 		// Start terminates what it started; wait for it, but not forever.
@@ -224,38 +375,66 @@ func (c *Container) interrupt(why string) {
 		case <-time.After(terminateTimeout):
 		}
 	}
-	_ = c.terminate()
+	_ = c.terminate(context.Background())
 }
 
+// followDrain is how long terminate lets the log stream end with the
+// container before it cuts it.
+const followDrain = 5 * time.Second
+
 // terminate stops and removes the container, if any, and closes the log.
-// It is safe to call more than once and concurrently.
-func (c *Container) terminate() error {
+// It is safe to call more than once and concurrently. If the container
+// cannot be removed (ctx ended, Docker failed), everything is kept for the
+// next call.
+func (c *Container) terminate(ctx context.Context) error {
 	c.mu.Lock()
-	ctr, logs, logsDone, cancelFollow := c.ctr, c.logs, c.logsDone, c.cancelFollow
-	c.ctr, c.logs, c.logsDone, c.cancelFollow = nil, nil, nil, nil
+	h := c.held
+	c.held = holding{}
 	c.mu.Unlock()
-	var err error
-	if ctr != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
-		defer cancel()
-		if terr := ctr.Terminate(ctx, testcontainers.StopTimeout(10*time.Second)); terr != nil {
-			err = fmt.Errorf("engine %q: terminating container %.12s: %w (remove it with: docker rm -f %.12s)",
-				c.spec.Name, ctr.GetContainerID(), terr, ctr.GetContainerID())
+	if err := c.remove(ctx, h.ctr); err != nil {
+		c.mu.Lock()
+		if c.held.ctr == nil && c.held.logs == nil {
+			c.held = h
+		}
+		c.mu.Unlock()
+		return err
+	}
+	stopFollowing(ctx, h.logsDone, h.cancelFollow)
+	if h.logs != nil {
+		_ = h.logs.Close()
+	}
+	return nil
+}
+
+// remove stops (10 s grace) and removes a container, within
+// terminateTimeout and ctx.
+func (c *Container) remove(ctx context.Context, ctr *testcontainers.DockerContainer) error {
+	if ctr == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, terminateTimeout)
+	defer cancel()
+	if err := ctr.Terminate(ctx, testcontainers.StopTimeout(10*time.Second)); err != nil {
+		return fmt.Errorf("engine %q: terminating container %.12s: %w (remove it with: docker rm -f %.12s)",
+			c.spec.Name, ctr.GetContainerID(), err, ctr.GetContainerID())
+	}
+	return nil
+}
+
+// stopFollowing lets the log stream end with the container, for at most
+// followDrain or until ctx ends, then cuts it.
+func stopFollowing(ctx context.Context, done <-chan struct{}, cancel context.CancelFunc) {
+	if cancel == nil {
+		return
+	}
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(followDrain):
+		case <-ctx.Done():
 		}
 	}
-	if cancelFollow != nil {
-		if logsDone != nil {
-			select { // the stream ends with the container
-			case <-logsDone:
-			case <-time.After(5 * time.Second):
-			}
-		}
-		cancelFollow()
-	}
-	if logs != nil {
-		_ = logs.Close()
-	}
-	return err
+	cancel()
 }
 
 // openLog creates the log file in the log directory (default: the
@@ -264,7 +443,7 @@ func (c *Container) openLog() (*logSink, error) {
 	dir := c.o.logDir
 	if dir == "" {
 		dir = os.TempDir()
-		fmt.Fprintf(os.Stderr, "[infbench] engine %s: no results folder given: container log goes to %s\n", c.spec.Name, dir)
+		c.notef("no results folder given: container log goes to %s", dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("engine %q: creating the log directory: %w", c.spec.Name, err)
@@ -274,7 +453,7 @@ func (c *Container) openLog() (*logSink, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.logs = logs
+	c.held.logs = logs
 	c.mu.Unlock()
 	return logs, nil
 }
@@ -285,7 +464,7 @@ func (c *Container) follow(ctx context.Context, id string, logs *logSink) {
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	c.mu.Lock()
-	c.cancelFollow, c.logsDone = cancel, done
+	c.held.cancelFollow, c.held.logsDone = cancel, done
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -314,6 +493,11 @@ func (c *Container) secrets() []string {
 		}
 	}
 	return out
+}
+
+// notef writes "[infbench] engine <name>: <message>" to the notices writer.
+func (c *Container) notef(format string, args ...any) {
+	c.o.notef("engine "+c.spec.Name+": "+format, args...)
 }
 
 func (c *Container) key(k string) string { return "engine-" + c.spec.Name + "-" + k }

@@ -57,19 +57,37 @@ func TestOwnerLabels(t *testing.T) {
 	}
 }
 
+// processAlive is checked against the kernel's own answer, /proc/<pid>,
+// taken just before and after: a child that has exited and been waited for
+// is gone, unless its PID was reused in between (then both say alive).
 func TestProcessAlive(t *testing.T) {
 	if !processAlive(os.Getpid()) || !processAlive(os.Getppid()) {
 		t.Error("this process or its parent is not alive?")
 	}
+	if processAlive(0) || processAlive(-1) {
+		t.Error("PID 0 or -1 alive")
+	}
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skipf("no /proc to check dead PIDs against: %v", err)
+	}
+	// A PID beyond the kernel's limit is never in use.
+	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
+		if max, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && processAlive(max+1) {
+			t.Errorf("processAlive(pid_max+1 = %d) = true", max+1)
+		}
+	}
+	inProc := func(pid int) bool { _, err := os.Stat("/proc/" + strconv.Itoa(pid)); return err == nil }
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if processAlive(cmd.Process.Pid) {
-		t.Logf("PID %d reused already; nothing to check", cmd.Process.Pid)
+	pid := cmd.Process.Pid
+	before, alive, after := inProc(pid), processAlive(pid), inProc(pid)
+	if before != after {
+		t.Skipf("PID %d changed hands during the check (/proc: %v, then %v)", pid, before, after)
 	}
-	if processAlive(0) || processAlive(-1) {
-		t.Error("PID 0 or -1 alive")
+	if alive != before {
+		t.Errorf("processAlive(%d) = %v for an exited child; /proc/%d exists: %v", pid, alive, pid, before)
 	}
 }
 

@@ -51,8 +51,9 @@ type Engine interface {
 // are built in every build, but one that requests a GPU needs the gpu
 // build tag. An engine whose profile cannot run it (TensorRT-LLM with
 // Scout on one H100) fails with an error wrapping ErrSkip (a *SkipError),
-// and says so on stderr: "[infbench] engine trtllm skipped: profile h100:
-// <reason>", since go test shows a benchmark's skip only with -v.
+// and says so in a notice (stderr unless WithNotices): "[infbench] engine
+// trtllm skipped: profile h100: <reason>", since go test shows a
+// benchmark's skip only with -v.
 func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 	switch e.Kind {
 	case config.KindSim:
@@ -63,7 +64,7 @@ func New(e config.Engine, run *config.Run, opts ...Option) (Engine, error) {
 		o := defaultOptions(opts)
 		c, err := newContainer(e, run, o)
 		if errors.Is(err, ErrSkip) {
-			fmt.Fprintf(o.stderr, "[infbench] %v\n", err)
+			o.notef("%v", err)
 		}
 		if err != nil {
 			return nil, err

@@ -2,7 +2,6 @@ package engines
 
 import (
 	"context"
-	"io"
 	"os"
 )
 
@@ -36,6 +35,3 @@ func WithSignals(sigs <-chan os.Signal, raise func(os.Signal)) Option {
 func WithGPUMemory(f func(context.Context) (uint64, string, error)) Option {
 	return func(o *options) { o.gpuMemory = f }
 }
-
-// WithStderr replaces os.Stderr for the "[infbench] ..." notices.
-func WithStderr(w io.Writer) Option { return func(o *options) { o.stderr = w } }

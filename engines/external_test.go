@@ -2,9 +2,11 @@ package engines
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,11 +50,28 @@ func TestExternalAPIKey(t *testing.T) {
 	assert.False(t, strings.Contains(err.Error(), key))
 }
 
+// A closed port fails with the refusal itself, not after the timeout.
 func TestExternalUnreachable(t *testing.T) {
-	e := config.Engine{Name: "external", Kind: config.KindExternal, URL: "http://127.0.0.1:1"}
-	start := time.Now()
-	_, err := NewExternal(e, 2*time.Second, "").Start(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // a port that was just free: nothing listens
+	e := config.Engine{Name: "external", Kind: config.KindExternal, URL: "http://" + addr}
+	_, err = NewExternal(e, time.Minute, "").Start(t.Context())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is the server up?")
-	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// A server that accepts but never answers fails at the timeout given,
+// with the deadline as the inspectable cause.
+func TestExternalTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	e := config.Engine{Name: "external", Kind: config.KindExternal, URL: srv.URL}
+	_, err := NewExternal(e, 50*time.Millisecond, "").Start(t.Context())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "GET /v1/models: no answer in time")
 }

@@ -85,6 +85,27 @@ func (l *logSink) Close() error {
 	return err
 }
 
+// redactedError shows an error's message with every secret value replaced,
+// and unwraps to the error itself, so that errors.Is and errors.As still
+// reach its causes (which, printed on their own, may show the secrets).
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+// redactError hides secrets in err's message; nil stays nil, and an error
+// is returned as it is when there is no secret to hide.
+func redactError(err error, secrets []string) error {
+	secrets = nonEmpty(secrets)
+	if err == nil || len(secrets) == 0 {
+		return err
+	}
+	return &redactedError{err: err, secrets: secrets}
+}
+
+func (e *redactedError) Error() string { return redact(e.err.Error(), e.secrets) }
+func (e *redactedError) Unwrap() error { return e.err }
+
 // redact replaces every secret value in s.
 func redact(s string, secrets []string) string {
 	for _, v := range secrets {

@@ -2,6 +2,7 @@ package engines
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -25,7 +26,12 @@ type options struct {
 	docker   func(ctx context.Context) (DockerInfo, error)
 	signals  signalHooks
 	gpuBuild bool
-	stderr   io.Writer // where "[infbench] ..." notices go
+	notices  io.Writer // where "[infbench] ..." notices go
+}
+
+// notef writes one "[infbench] <message>" line to the notices writer.
+func (o options) notef(format string, args ...any) {
+	fmt.Fprintf(o.notices, "[infbench] "+format+"\n", args...)
 }
 
 // Workload is what the benchmark will ask of an engine, for the fit check.
@@ -40,7 +46,7 @@ type Workload struct {
 func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } }
 
 // WithLogDir writes container logs to dir/engine-<name>.log (default: the
-// system's temporary directory, announced on stderr).
+// system's temporary directory, announced in a notice).
 func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } }
 
 // WithDeadline terminates a container shortly before t, when the test
@@ -52,9 +58,15 @@ func WithDeadline(t time.Time) Option { return func(o *options) { o.deadline = t
 // use, so that the fit check can say whether the KV cache holds them.
 func WithWorkload(w Workload) Option { return func(o *options) { o.workload = w } }
 
+// WithNotices sends the "[infbench] ..." notices (starting, ready, skipped,
+// warnings, leftovers removed, interrupted) to w instead of os.Stderr. Under
+// go test stdout is the benchmark output benchstat reads, so w should not
+// be os.Stdout there.
+func WithNotices(w io.Writer) Option { return func(o *options) { o.notices = w } }
+
 func defaultOptions(opts []Option) options {
 	o := options{getenv: os.Getenv, gpuMemory: nvmlMemory, docker: dockerInfo,
-		signals: defaultSignalHooks(), gpuBuild: GPUBuild, stderr: os.Stderr}
+		signals: defaultSignalHooks(), gpuBuild: GPUBuild, notices: os.Stderr}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -170,7 +170,7 @@ func TestTRTLLMSkippedOnH100(t *testing.T) {
 	run := loadRun(t, "h100")
 	e, _ := run.Engine("trtllm")
 	var stderr strings.Builder
-	_, err := New(e, run, func(o *options) { o.stderr = &stderr })
+	_, err := New(e, run, func(o *options) { o.notices = &stderr })
 	if !errors.Is(err, ErrSkip) || !strings.Contains(err.Error(), "does not fit one H100") {
 		t.Fatalf("New(trtllm, h100) = %v, want ErrSkip with the reason", err)
 	}
@@ -192,7 +192,7 @@ func TestTRTLLMSkippedOnH100(t *testing.T) {
 	stderr.Reset()
 	run = loadRun(t, "h200")
 	e, _ = run.Engine("trtllm")
-	if _, err := New(e, run, func(o *options) { o.stderr = &stderr; o.gpuBuild = true }); err != nil || stderr.Len() > 0 {
+	if _, err := New(e, run, func(o *options) { o.notices = &stderr; o.gpuBuild = true }); err != nil || stderr.Len() > 0 {
 		t.Errorf("New(trtllm, h200) = %v, stderr %q", err, stderr.String())
 	}
 }

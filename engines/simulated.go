@@ -22,10 +22,8 @@ func NewSim(e config.Engine) *Sim {
 	cfg := sim.Config{Model: e.Model}
 	if s := e.Sim; s != nil {
 		cfg.MaxBatch, cfg.MaxPrefill = s.MaxBatch, s.MaxPrefill
-		t := sim.Linear{Base: s.Timing.StepBase, PerSeq: s.Timing.PerSequence,
-			PerPrefill: s.Timing.PerPrefillToken, PerContext: s.Timing.PerContextToken}
-		if t != (sim.Linear{}) {
-			cfg.Timing = t
+		if s.Timing != (sim.Linear{}) {
+			cfg.Timing = s.Timing
 		}
 	}
 	return &Sim{name: e.Name, cfg: cfg}

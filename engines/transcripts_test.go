@@ -80,17 +80,21 @@ func TestTranscripts(t *testing.T) {
 			events := splitEvents(data)
 			first := firstContent(t, events)
 			bodies := make(chan []byte, 1)
+			writes := make(chan []time.Time, 1) // when the server began writing each event
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, _ := readAll(r)
 				bodies <- b
 				w.Header().Set("Content-Type", "text/event-stream")
 				w.WriteHeader(http.StatusOK)
 				w.(http.Flusher).Flush()
-				for _, ev := range events {
+				wrote := make([]time.Time, len(events))
+				for i, ev := range events {
 					time.Sleep(eventGap)
+					wrote[i] = time.Now()
 					_, _ = w.Write(ev)
 					w.(http.Flusher).Flush()
 				}
+				writes <- wrote
 			}))
 			defer srv.Close()
 			e, _ := run.Engine(tc.engine)
@@ -105,23 +109,38 @@ func TestTranscripts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cl.Close()
-			rec := cl.Do(t.Context(), loadgen.Request{Prompt: "What color is the sky?", MaxTokens: 5}, time.Now())
+			t0 := time.Now()
+			rec := cl.Do(t.Context(), loadgen.Request{Prompt: "What color is the sky?", MaxTokens: 5}, t0)
 			if !rec.OK() {
 				t.Fatalf("request failed: %s: %s", rec.ErrorKind, rec.Error)
 			}
 			if rec.OutputTokens != 5 || rec.TokenSource != loadgen.TokensFromUsage || len(rec.Events) != 5 {
 				t.Errorf("output tokens %d from %s, %d content events; want 5 from usage, 5 events", rec.OutputTokens, rec.TokenSource, len(rec.Events))
 			}
-			// TTFT is the (first+1)-th event's arrival: first events arrive
-			// one gap apart, so it lies in [(first+1)·gap, (first+2)·gap).
-			lo := time.Duration(first+1) * eventGap
-			if rec.TTFT < lo || rec.TTFT >= lo+eventGap {
-				t.Errorf("TTFT %v, want the first content event (#%d) at [%v, %v)", rec.TTFT, first, lo, lo+eventGap)
-			}
+			checkTTFT(t, t0.Add(rec.Sent+rec.TTFT), <-writes, first, rec.SharedStamps)
 			if tc.engine == "trtllm" {
 				checkAccepted(t, <-bodies, s.Accepted)
 			}
 		})
+	}
+}
+
+// checkTTFT checks the first content event's arrival (at) against the
+// times the server began writing each event, recorded in the same run: it
+// arrived no earlier than event first was written, so no earlier event
+// stopped the clock, and, where no content event shared a read with
+// another, before event first+1 was written, so no later one did. The
+// gaps between writes make shared reads rare; where one happened the
+// upper bound cannot be checked.
+func checkTTFT(t *testing.T, at time.Time, wrote []time.Time, first, shared int) {
+	t.Helper()
+	if at.Before(wrote[first]) {
+		t.Errorf("TTFT taken %v before the first content event (#%d) was written: an earlier event stopped the clock",
+			wrote[first].Sub(at), first)
+	}
+	if shared == 0 && first+1 < len(wrote) && !at.Before(wrote[first+1]) {
+		t.Errorf("TTFT taken %v after event #%d was written: a later event than the first content one (#%d) stopped the clock",
+			at.Sub(wrote[first+1]), first+1, first)
 	}
 }
 

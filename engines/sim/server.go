@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -105,24 +106,12 @@ func Listen(ctx context.Context, addr string, cfg Config) (*Listening, error) {
 	go func() { srv.Run(ctx); done <- struct{}{} }()
 	go func() { _ = hs.Serve(ln); done <- struct{}{} }()
 	go func() { <-ctx.Done(); _ = hs.Close() }()
-	stop := func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		<-done
 		<-done
-	}
-	return &Listening{URL: "http://" + ln.Addr().String(), Server: srv, stop: onceFunc(stop)}, nil
-}
-
-func onceFunc(f func()) func() {
-	ch := make(chan struct{}, 1)
-	ch <- struct{}{}
-	return func() {
-		select {
-		case <-ch:
-			f()
-		default:
-		}
-	}
+	})
+	return &Listening{URL: "http://" + ln.Addr().String(), Server: srv, stop: stop}, nil
 }
 
 type request struct {

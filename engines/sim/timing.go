@@ -38,9 +38,15 @@ func (l Linear) StepTime(s Step) time.Duration {
 }
 
 // Validate rejects negative costs and a model where a step costs nothing.
+// Errors name the cost by its engines.yaml key.
 func (l Linear) Validate() error {
-	if l.Base < 0 || l.PerSeq < 0 || l.PerPrefill < 0 || l.PerContext < 0 {
-		return fmt.Errorf("sim timing %+v: costs must not be negative", l)
+	for _, c := range []struct {
+		key string
+		d   time.Duration
+	}{{"step_base", l.Base}, {"per_sequence", l.PerSeq}, {"per_prefill_token", l.PerPrefill}, {"per_context_token", l.PerContext}} {
+		if c.d < 0 {
+			return fmt.Errorf("sim timing: %s %v: a cost must not be negative (give 0 or a positive duration)", c.key, c.d)
+		}
 	}
 	if l.Base == 0 && l.PerSeq == 0 {
 		return fmt.Errorf("sim timing: step_base or per_sequence must be positive, or decoding takes no time")
