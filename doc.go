@@ -3,61 +3,36 @@
 // streaming API, and reports through testing.B so that benchstat can say
 // whether a difference is real.
 //
-// BenchmarkServe/engine=E/conc=C/prompt=P runs one cell: a closed loop
-// keeping C requests in flight with prompts of category P against engine
-// E. Each engine is started once, in the parent benchmark, and every leaf
-// runs on it; -count repeats a leaf back to back.
+// BenchmarkServe/engine=E/conc=C/prompt=P (bench_test.go) runs one cell: a
+// closed loop keeping C requests in flight with prompts of category P
+// against engine E; …/rate=R/… cells run an open loop at R requests/s.
+// The benchmark is a thin layer over this package, which any program can
+// call the same way:
 //
-// # What is measured
+//   - Load reads engines.yaml and prompts.yaml with the INFBENCH_*
+//     variables applied: a Suite, whose Matrix gives each engine's cells
+//     (package cell) by load level.
+//   - OpenRun creates the results folder (package resultsdir) and opens
+//     GPU telemetry (package gpumem) where the engines run on this
+//     machine's GPU.
+//   - Run.StartEngine brings an engine up (package engines: a container,
+//     the simulator, or a server already running), takes the GPU memory
+//     baseline, and records what it is in run.json.
+//   - Engine.Measure runs one cell on it (cell.Run, with the client and
+//     loops of package loadgen), appends every request to requests.jsonl
+//     as it completes and the cell's summary to summary.json, and returns
+//     the metrics of its benchmark line.
+//   - Run.Close renders the charts and report.md (package report).
+//   - Main, TestMain's body, checks the flags and the -bench pattern before
+//     anything starts and decides the exit status from what was measured:
+//     a run that measured nothing, or a cell that stopped early or failed
+//     more than max_error_rate of its requests, fails.
 //
-// The definitions are those of package loadgen, restated here because
-// every number in a results file rests on them:
+// Data flows one way: configuration → engine (an endpoint) → loadgen
+// (records) → summary → metrics, results folder and report.
 //
-//   - Clock: monotonic. An event is stamped when the read that completed
-//     its line returns, before any JSON is decoded.
-//   - TTFT: first event carrying generated text (delta.content,
-//     reasoning text, or text) minus send time. Role-only, empty, comment
-//     and usage-only events never stop the clock. TTFB (response headers)
-//     is kept for diagnosis.
-//   - E2E: last content-bearing event minus send time; the usage chunk
-//     and [DONE] do not extend it.
-//   - Output tokens: usage.completion_tokens, asked for with
-//     stream_options.include_usage. Without usage, content events are
-//     counted and the record says token_source=chunks. SSE lines are never
-//     counted.
-//   - TPOT: (E2E − TTFT) / (output tokens − 1), for more than one token.
-//     Per-user speed is 1/TPOT.
-//   - ITL: the gaps between consecutive content events; a gap whose event
-//     carries k tokens gives k samples of gap/k, pooled over requests. k
-//     comes from per-chunk usage where the engine sends it (vLLM
-//     continuous_usage_stats); else, when events and tokens are equally
-//     many, k = 1; else tokens are apportioned by text length, at least one
-//     per event, and the ITL is marked estimated.
-//   - Duration: first send of the measured requests to the last
-//     completion (a request failing later does not stretch it).
-//     Throughput is Σ output tokens / duration (total adds prompt tokens);
-//     req/s is completed / duration; never an average of per-request rates.
-//   - Goodput: completed requests meeting every SLO bound / duration.
-//   - Percentiles: linear interpolation between closest ranks; p90 with
-//     n < 10, p95 with n < 20 and p99 with n < 100 are flagged in the
-//     summary and left out of the benchmark metrics.
-//   - Errors: non-2xx status, transport error, malformed event, error
-//     event, stall, deadline, a body ending before [DONE], a stream
-//     without content. Failed requests
-//     leave the latency statistics, count in err-%, and keep their reason.
-//     A cell whose first requests all fail for one reason stops at once
-//     (package loadgen's give-up rule) and fails; a cell whose error rate
-//     is above max_error_rate (default 1%) reports its metrics and then
-//     fails the run when it ends.
-//
-// Load: a closed loop (conc=C) keeps C requests in flight; open-loop cells
-// (rate=R, from engines.yaml rates or INFBENCH_RATES) send on a Poisson or
-// gamma schedule, the same for every engine at that rate and repetition
-// (derived from the run seed, the rate and the repetition), and also
-// measure latency from when each request was due.
-// Warmup requests run first at the cell's load and flow into
-// the measured ones without a drain. Every prompt starts with a unique
-// salt line so prefix caches cannot answer it. Output length is fixed:
-// max_tokens always set, ignore_eos where the engine accepts it, and
-// requests that stop short are flagged.
+// What each number means — TTFT, E2E, TPOT, ITL, throughput, goodput,
+// the clock and the client's own lag, percentiles, errors — is defined
+// once, in package loadgen's documentation, next to the code that
+// computes it.
 package infbench

@@ -45,16 +45,18 @@
 // request body is built before it.
 //
 // TTFB. The kernel's receipt of the read that completed the response
-// headers − send time (diagnosis only).
+// headers − send time (diagnosis only). Computed in Client.send.
 //
 // TTFT. The first event whose first choice carries non-empty text —
 // delta.content, delta.reasoning_content or delta.reasoning (chat), text
 // (completions) — minus send time. Role-only, empty-content, comment
-// (": ping"), usage-only and [DONE] events never stop the clock.
+// (": ping"), usage-only and [DONE] events never stop the clock. An event
+// carries content when ParseChunk sets Chunk.ContentBytes; Client.stream
+// records it, and Client.finish sets Record.TTFT from the first.
 //
 // E2E latency. The last content-bearing event − send time. The usage-only
 // chunk and [DONE] do not extend it. Record.End, when the request
-// finished, is the [DONE] event (or the failure).
+// finished, is the [DONE] event (or the failure). Set in Client.finish.
 //
 // Output tokens. usage.completion_tokens, asked for with
 // stream_options.include_usage (Record.TokenSource "usage"). When the
@@ -62,13 +64,13 @@
 // "chunks" (and the summary says so). A usage count below the number of
 // content events cannot be true (each carries at least one token): the
 // events are counted and the source is "chunks-usage-too-low". SSE lines
-// are never counted.
+// are never counted. Chosen in Client.finish.
 //
 // Prompt tokens. usage.prompt_tokens.
 //
 // TPOT. Per request, (E2E − TTFT) / (output tokens − 1), for requests with
 // more than one output token; the same as vLLM's and SGLang's TPOT and
-// AIPerf's "ITL".
+// AIPerf's "ITL". Record.TPOT.
 //
 // ITL. The gaps between consecutive content events of a request, pooled
 // over all requests; a gap whose event carries k tokens counts as k samples
@@ -77,30 +79,33 @@
 // when there are exactly as many content events as output tokens; else the
 // output tokens are apportioned over the events in proportion to their
 // text length, at least one per event (largest remainder), and the ITL is
-// flagged as estimated.
+// flagged as estimated. Tokens per event: Record.assignTokens; samples:
+// Record.itlSamples.
 //
 // Per-user speed. 1/TPOT per request, in tokens/s; tok/s/user is its
-// median.
+// median. Sampled in accumulator.completed.
 //
 // Duration. First send of the measured requests (warmup excluded) → last
 // completion of a completed one. A request failing after it (a stall at
-// the end of a cell) does not stretch the duration.
+// the end of a cell) does not stretch the duration. accumulator.derive.
 //
 // Throughput. Output tok/s = Σ output tokens of completed requests /
 // duration; total tok/s adds their prompt tokens; req/s = completed /
 // duration. Never an average of per-request rates (an average of rates
 // hides queueing; a sum of tokens over a sum of latencies falls as
-// concurrency rises).
+// concurrency rises). accumulator.derive.
 //
 // Goodput. Completed requests meeting every SLO bound (TTFT, TPOT, E2E; a
 // zero bound is none) / duration. In an open loop TTFT and E2E count from
-// when each request was due.
+// when each request was due. SLO.Met decides; accumulator.derive divides.
 //
 // Percentiles. Linear interpolation between closest ranks: for n sorted
 // values the p-th percentile is at rank h = (n−1)·p/100, interpolated
 // between ⌊h⌋ and ⌈h⌉. Distributions report n, mean, std (n−1), min, max,
 // p50, p90, p95, p99. p90 with n < 10, p95 with n < 20 and p99 with
 // n < 100 are flagged: with fewer samples not even one lies above them.
+// NewDist computes them; Summary.Metrics leaves the flagged
+// ones out of the benchmark line.
 //
 // Errors. A request fails with a kind: "http" (non-2xx, with the body's
 // message), "transport" (connect failure, connection cut mid-stream),
@@ -110,7 +115,9 @@
 // "no-content" (a stream without any content).
 // Failed requests leave the latency statistics, count in the error rate
 // (failed / requests) and keep their reason; "canceled" (the run was
-// stopped) is counted apart and not charged to the server.
+// stopped) is counted apart and not charged to the server. The kinds are
+// the ErrorKind constants; Client.fail and Client.response classify, the
+// collector relabels requests cut off by the end of a run.
 //
 // Output length. Requests with fewer output tokens than max_tokens are
 // counted and flagged: with ignore_eos the output length is meant to be
