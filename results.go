@@ -18,11 +18,8 @@ import (
 // openResults creates the run's results folder in dir with run.json
 // describing the suite and its engines, and names it on log.
 func openResults(ctx context.Context, s *Suite, dir string, list []config.Engine, log io.Writer) (*resultsdir.Writer, error) {
-	run := resultsdir.Run{Start: time.Now(), SLO: s.Run.SLO.Loadgen(), RunConfig: s.Run}
+	run := resultsdir.Run{Start: time.Now(), SLO: s.Run.SLO.Loadgen(), RunConfig: s.Run, Config: s.ConfigLines()}
 	run.FillHost(ctx)
-	for _, l := range s.ConfigLines() {
-		run.Config = append(run.Config, resultsdir.Line{Key: l.Key, Value: l.Value})
-	}
 	for _, e := range list {
 		run.Engines = append(run.Engines, resultsdir.Engine{Name: e.Name, Kind: e.Kind, Model: e.Model})
 	}
@@ -54,10 +51,6 @@ func closeResults(ctx context.Context, w *resultsdir.Writer, log io.Writer) erro
 // recordEngine adds a started engine's endpoint (its served model and
 // Info lines) to run.json.
 func recordEngine(w *resultsdir.Writer, e config.Engine, ep engines.Endpoint) error {
-	info := make([]resultsdir.Line, len(ep.Info))
-	for i, l := range ep.Info {
-		info[i] = resultsdir.Line{Key: l.Key, Value: l.Value}
-	}
 	model := ep.Model
 	if model == "" {
 		model = e.Model
@@ -68,7 +61,7 @@ func recordEngine(w *resultsdir.Writer, e config.Engine, ep engines.Endpoint) er
 			r.Engines = append(r.Engines, resultsdir.Engine{Name: e.Name, Kind: e.Kind})
 			i = len(r.Engines) - 1
 		}
-		r.Engines[i].Model, r.Engines[i].Info = model, info
+		r.Engines[i].Model, r.Engines[i].Info = model, ep.Info
 		r.Model = models(r.Engines)
 	})
 }

@@ -186,12 +186,12 @@ func (s *Suite) Matrix(engine string) []Level {
 }
 
 // ConfigLines are the benchfmt configuration lines describing the run.
-func (s *Suite) ConfigLines() []engines.Line {
+func (s *Suite) ConfigLines() []config.Line {
 	levels := make([]string, len(s.Run.Concurrency))
 	for i, c := range s.Run.Concurrency {
 		levels[i] = fmt.Sprint(c)
 	}
-	lines := []engines.Line{
+	lines := []config.Line{
 		{Key: "infbench-api", Value: string(s.API)},
 		{Key: "infbench-seed", Value: fmt.Sprintf("%x", s.Seed)},
 		{Key: "infbench-concurrency", Value: strings.Join(levels, ",")},
@@ -203,7 +203,7 @@ func (s *Suite) ConfigLines() []engines.Line {
 	}
 	for _, c := range s.Categories() {
 		cl := s.Cell("", 1, c)
-		lines = append(lines, engines.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cl.MaxTokens)})
+		lines = append(lines, config.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cl.MaxTokens)})
 	}
 	return lines
 }
@@ -213,16 +213,16 @@ func (s *Suite) ConfigLines() []engines.Line {
 // receive timestamps and no engine is reached over https, else "user"
 // with the reason. Each cell's summary still says which clock stamped its
 // own events, and flags one that was not the kernel's.
-func (s *Suite) ClockLine() engines.Line {
+func (s *Suite) ClockLine() config.Line {
 	for _, e := range s.Engines() {
 		if strings.HasPrefix(e.URL, "https://") {
-			return engines.Line{Key: "clock", Value: "user (engine " + e.Name + " is reached over https: TLS buffers below the plaintext)"}
+			return config.Line{Key: "clock", Value: "user (engine " + e.Name + " is reached over https: TLS buffers below the plaintext)"}
 		}
 	}
 	if ok, err := streamhttp.KernelStamps(); !ok {
-		return engines.Line{Key: "clock", Value: "user (" + err.Error() + ")"}
+		return config.Line{Key: "clock", Value: "user (" + err.Error() + ")"}
 	}
-	return engines.Line{Key: "clock", Value: string(streamhttp.ClockKernel)}
+	return config.Line{Key: "clock", Value: string(streamhttp.ClockKernel)}
 }
 
 func requestsRule(c config.Count) string {

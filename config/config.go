@@ -88,6 +88,14 @@ type Timeouts struct {
 	Startup time.Duration `yaml:"startup"` // an engine, start to ready
 }
 
+// Line is one benchfmt "key: value" configuration line: a run's settings,
+// an engine's image, flags and fit, kept with the results so that a
+// results file says what produced it.
+type Line struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
 // SLO bounds for goodput; zero is no bound. It is decoded here, and
 // stays in run.json's run_config as written; Loadgen converts it, in the
 // one place it is converted, to the type goodput is computed with.

@@ -12,10 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/infbench/infbench/config"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/infbench/infbench/config"
 )
 
 // terminateTimeout bounds stopping and removing a container.
@@ -106,7 +107,7 @@ func (c *Container) beginStart(ctx context.Context) (startCtx context.Context, e
 // model), the model's fit on the GPU, the Hugging Face cache folder, and
 // no container left by an earlier run. It returns the fit's
 // configuration lines.
-func (c *Container) preflight(ctx context.Context) ([]Line, error) {
+func (c *Container) preflight(ctx context.Context) ([]config.Line, error) {
 	gpuBytes, gpuName, err := requirements(ctx, c.spec, c.o)
 	if err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func (c *Container) preflight(ctx context.Context) ([]Line, error) {
 // checkFit runs the fit check with the GPU memory NVML reported (0: the
 // profile's), warns when the workload will queue, and returns the fit's
 // configuration lines.
-func (c *Container) checkFit(gpuBytes uint64, gpuName string) ([]Line, error) {
+func (c *Container) checkFit(gpuBytes uint64, gpuName string) ([]config.Line, error) {
 	if c.spec.Fit == nil {
 		return nil, nil
 	}
@@ -140,10 +141,10 @@ func (c *Container) checkFit(gpuBytes uint64, gpuName string) ([]Line, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine %q: %w", c.spec.Name, err)
 	}
-	info := []Line{{Key: c.key("fit"), Value: fit.Summary()}}
+	info := []config.Line{{Key: c.key("fit"), Value: fit.Summary()}}
 	if w := fit.Warning(); w != "" {
 		c.notef("warning: %s", w)
-		info = append(info, Line{Key: c.key("fit-warning"), Value: w})
+		info = append(info, config.Line{Key: c.key("fit-warning"), Value: w})
 	}
 	return info, nil
 }

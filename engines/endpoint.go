@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/infbench/infbench/config"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/infbench/infbench/config"
 )
 
 // probeTimeout bounds each request Start makes to a ready engine.
@@ -44,19 +45,19 @@ func (c *Container) endpoint(ctx context.Context, ctr *testcontainers.DockerCont
 	if err != nil {
 		digest = "unknown (" + err.Error() + ")"
 	}
-	ep.Info = []Line{
+	ep.Info = []config.Line{
 		{Key: c.key("image"), Value: s.Image},
 		{Key: c.key("image-digest"), Value: digest},
 		{Key: c.key("version"), Value: version},
 		{Key: c.key("model"), Value: s.Model},
 	}
 	if s.Checkpoint != "" {
-		ep.Info = append(ep.Info, Line{Key: c.key("checkpoint"), Value: s.Checkpoint})
+		ep.Info = append(ep.Info, config.Line{Key: c.key("checkpoint"), Value: s.Checkpoint})
 	}
 	if s.Profile != "" {
-		ep.Info = append(ep.Info, Line{Key: c.key("profile"), Value: s.Profile})
+		ep.Info = append(ep.Info, config.Line{Key: c.key("profile"), Value: s.Profile})
 	}
-	ep.Info = append(ep.Info, Line{Key: c.key("command"), Value: strings.Join(append(append([]string{}, s.Entrypoint...), s.Cmd...), " ")})
+	ep.Info = append(ep.Info, config.Line{Key: c.key("command"), Value: strings.Join(append(append([]string{}, s.Entrypoint...), s.Cmd...), " ")})
 	return ep, nil
 }
 

@@ -30,11 +30,8 @@ type Endpoint struct {
 	Headers map[string]string
 	// Info is what produced the results, as benchfmt configuration lines:
 	// lower-case keys such as "engine-vllm-image".
-	Info []Line
+	Info []config.Line
 }
-
-// Line is one "key: value" configuration line.
-type Line struct{ Key, Value string }
 
 // Engine is a serving engine the benchmark can bring up.
 type Engine interface {

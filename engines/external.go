@@ -62,7 +62,7 @@ func (x *External) Start(ctx context.Context) (Endpoint, error) {
 	}
 	return Endpoint{BaseURL: base, Model: model, Headers: headers, IgnoreEOS: x.e.Request.IgnoreEOS,
 		IncludeUsage: x.e.Request.IncludeUsage, ContinuousUsage: x.e.Request.ContinuousUsage, Extra: x.e.Extra,
-		Info: []Line{{Key: "engine-" + x.e.Name + "-url", Value: base}, {Key: "engine-" + x.e.Name + "-model", Value: model}}}, nil
+		Info: []config.Line{{Key: "engine-" + x.e.Name + "-url", Value: base}, {Key: "engine-" + x.e.Name + "-model", Value: model}}}, nil
 }
 
 // Stop implements Engine; an external server is not ours to stop.

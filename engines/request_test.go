@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/infbench/infbench/config"
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/infbench/infbench/config"
 )
 
 const enginesFile = "../testdata/engines.yaml"

@@ -45,13 +45,13 @@ func (s *Sim) Start(ctx context.Context) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("engine %q: %w", s.name, err)
 	}
 	s.l = l
-	info := []Line{{Key: "engine-" + s.name + "-kind", Value: "simulator"}, {Key: "engine-" + s.name + "-model", Value: s.cfg.Model}}
+	info := []config.Line{{Key: "engine-" + s.name + "-kind", Value: "simulator"}, {Key: "engine-" + s.name + "-model", Value: s.cfg.Model}}
 	if t, ok := s.cfg.Timing.(sim.Linear); ok {
-		info = append(info, Line{Key: "engine-" + s.name + "-timing", Value: fmt.Sprintf("step %v + %v/seq + %v/prefill-token + %v/context-token",
+		info = append(info, config.Line{Key: "engine-" + s.name + "-timing", Value: fmt.Sprintf("step %v + %v/seq + %v/prefill-token + %v/context-token",
 			t.Base, t.PerSeq, t.PerPrefill, t.PerContext)})
 	}
 	if s.cfg.MaxBatch > 0 {
-		info = append(info, Line{Key: "engine-" + s.name + "-max-batch", Value: strconv.Itoa(s.cfg.MaxBatch)})
+		info = append(info, config.Line{Key: "engine-" + s.name + "-max-batch", Value: strconv.Itoa(s.cfg.MaxBatch)})
 	}
 	return Endpoint{BaseURL: l.URL, Model: s.cfg.Model, MetricsURL: l.URL + "/metrics",
 		IgnoreEOS: true, IncludeUsage: true, Info: info}, nil

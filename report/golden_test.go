@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/report"
 	"github.com/infbench/infbench/resultsdir"
@@ -40,7 +41,7 @@ func TestReportGolden(t *testing.T) {
 		Start: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), Model: "golden-model", Host: "golden-host",
 		GOOS: "linux", GOARCH: "amd64", CPUs: 2, GoVersion: "go1.26", GitRevision: "0123abc",
 		SLO:     loadgen.SLO{TTFT: 250 * time.Millisecond, TPOT: 30 * time.Millisecond},
-		Config:  []resultsdir.Line{{Key: "infbench-api", Value: "chat"}, {Key: "clock", Value: "kernel"}},
+		Config:  []config.Line{{Key: "infbench-api", Value: "chat"}, {Key: "clock", Value: "kernel"}},
 		Engines: []resultsdir.Engine{{Name: "fast", Kind: "sim", Model: "golden-model"}, {Name: "slow", Kind: "sim", Model: "golden-model"}},
 	}
 	w, err := resultsdir.Create(dir, run)

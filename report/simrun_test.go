@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/infbench/infbench/cell"
+	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/internal/simtest"
 	"github.com/infbench/infbench/loadgen"
@@ -28,7 +29,7 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 	dir := t.TempDir()
 	slo := loadgen.SLO{TTFT: time.Second, TPOT: 50 * time.Millisecond}
 	run := resultsdir.Run{Start: time.Now(), SLO: slo, Model: "sim-model",
-		Config: []resultsdir.Line{{Key: "infbench-api", Value: "chat"}}}
+		Config: []config.Line{{Key: "infbench-api", Value: "chat"}}}
 	run.FillHost(ctx)
 	for _, e := range engines {
 		run.Engines = append(run.Engines, resultsdir.Engine{Name: e.name, Kind: "sim", Model: "sim-model"})
@@ -42,7 +43,7 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 		url := simtest.Start(t, sim.Config{Model: "sim-model", MaxBatch: 8,
 			Timing: sim.Linear{Base: e.step, PerSeq: e.step / 10}})
 		if err := w.SetEngine(resultsdir.Engine{Name: e.name, Kind: "sim", Model: "sim-model",
-			Info: []resultsdir.Line{{Key: "engine-" + e.name + "-step", Value: e.step.String()}}}); err != nil {
+			Info: []config.Line{{Key: "engine-" + e.name + "-step", Value: e.step.String()}}}); err != nil {
 			t.Fatal(err)
 		}
 		for ci, conc := range concs {

@@ -35,7 +35,7 @@ type Run struct {
 	// SLO is the goodput objective every cell was summarised with.
 	SLO loadgen.SLO `json:"slo"`
 	// Config are the benchfmt configuration lines the run printed.
-	Config []Line `json:"config"`
+	Config []config.Line `json:"config"`
 	// RunConfig is engines.yaml with the INFBENCH_* variables applied.
 	RunConfig *config.Run `json:"run_config,omitempty"`
 	// Engines are the engines of the run, in configuration order; Info
@@ -50,13 +50,7 @@ type Engine struct {
 	Model string `json:"model"`
 	// Info are the engine's Endpoint.Info lines (image digest, flags, …),
 	// empty until it has started.
-	Info []Line `json:"info,omitempty"`
-}
-
-// Line is one benchfmt "key: value" configuration line.
-type Line struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Info []config.Line `json:"info,omitempty"`
 }
 
 // GPUCount returns GPUs, or 1 when unset.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
 )
@@ -42,7 +43,7 @@ func TestCreateWritesValidFilesAtOnce(t *testing.T) {
 		t.Errorf("requests.jsonl of a new run: %d requests, truncated %v, err %v", len(reqs), truncated, err)
 	}
 
-	if err := w.SetEngine(resultsdir.Engine{Name: "a", Kind: "sim", Model: "m", Info: []resultsdir.Line{{Key: "engine-a-image", Value: "x@sha256:1"}}}); err != nil {
+	if err := w.SetEngine(resultsdir.Engine{Name: "a", Kind: "sim", Model: "m", Info: []config.Line{{Key: "engine-a-image", Value: "x@sha256:1"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.SetEngine(resultsdir.Engine{Name: "b", Kind: "sim"}); err != nil {
