@@ -23,7 +23,7 @@ accuracy:
 
 ## harness: what the client costs on this machine (CPU per event, ingest rate, memory per stream)
 harness:
-	go test -run='^$$' -bench=. ./loadgen ./loadgen/streamhttp
+	go test -run='^$$' -bench=. ./loadgen
 
 ## fuzz: run the SSE reader and chunk parser fuzzers for a while
 fuzz:

@@ -51,17 +51,28 @@ func Main(m Tests, runFile, promptsFile string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "[infbench] -benchtime=%s: a cell sizes itself from engines.yaml (INFBENCH_REQUESTS), so one iteration is one cell: use -benchtime=1x (the default here) and -count=N for N samples\n", bt)
 		return exitRefused
 	}
-	if getenv(EnvSeed) == "" {
-		_ = os.Setenv(EnvSeed, fmt.Sprintf("%x", RandomSeed()))
+	seed := getenv(EnvSeed)
+	if seed == "" {
+		seed = fmt.Sprintf("%x", RandomSeed())
 	}
 	dir := resultsdir.Dir(getenv, time.Now())
+	_ = os.Setenv(EnvSeed, seed)
 	_ = os.Setenv(resultsdir.EnvDir, dir)
-	s, err := Load(runFile, promptsFile, os.Getenv)
+	env := func(k string) string {
+		switch k {
+		case EnvSeed:
+			return seed
+		case resultsdir.EnvDir:
+			return dir
+		}
+		return getenv(k)
+	}
+	s, err := Load(runFile, promptsFile, env)
 	if err != nil {
 		fmt.Fprintln(stderr, "[infbench]", err)
 		return exitRefused
 	}
-	if err := checkEngines(pattern, s); err != nil {
+	if err := checkEngines(pattern, s, env); err != nil {
 		fmt.Fprintln(stderr, "[infbench]", err)
 		return exitRefused
 	}

@@ -3,7 +3,6 @@ package infbench
 import (
 	"flag"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +15,7 @@ import (
 // checkEngines refuses a -bench pattern that selects BenchmarkServe but
 // none of the engines this build runs, saying which exist and how to get
 // the one named.
-func checkEngines(pattern string, s *Suite) error {
+func checkEngines(pattern string, s *Suite, getenv func(string) string) error {
 	build := s.Engines()
 	for _, e := range build {
 		if selectsEngine(pattern, e.Name) {
@@ -34,7 +33,7 @@ func checkEngines(pattern string, s *Suite) error {
 		have = "none"
 	}
 	switch {
-	case os.Getenv(config.EnvTarget) != "":
+	case getenv(config.EnvTarget) != "":
 		return fmt.Errorf("-bench=%s selects no engine of this run: %s is set, so the only engine is external (use -bench=Serve/engine=external, or unset %s)",
 			pattern, config.EnvTarget, config.EnvTarget)
 	case len(elsewhere) > 0 && !engines.GPUBuild:

@@ -24,6 +24,9 @@ type Suite struct {
 	Prompts *config.Prompts
 	API     loadgen.API
 	Seed    uint64
+	// Clock is the clock line: which clock stamps this run's events,
+	// probed once when the suite is loaded.
+	Clock config.Line
 }
 
 // EnvSeed overrides the prompt-salt seed (hexadecimal), e.g. to rerun
@@ -73,7 +76,9 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if seed == 0 {
 		seed = RandomSeed()
 	}
-	return &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed}, nil
+	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed}
+	s.Clock = s.clockLine()
+	return s, nil
 }
 
 // Categories returns the prompt categories to run, in file order.
@@ -199,7 +204,7 @@ func (s *Suite) ConfigLines() []config.Line {
 		{Key: "infbench-requests", Value: requestsRule(s.Run.Requests)},
 		{Key: "infbench-warmup", Value: requestsRule(s.Run.Warmup)},
 		{Key: "infbench-max-error-rate", Value: strconv.FormatFloat(s.Run.ErrorRateLimit(), 'g', -1, 64)},
-		s.ClockLine(),
+		s.Clock,
 	}
 	for _, c := range s.Categories() {
 		cl := s.Cell("", 1, c)
@@ -208,12 +213,12 @@ func (s *Suite) ConfigLines() []config.Line {
 	return lines
 }
 
-// ClockLine says which clock stamps the run's events: "kernel" (the time
+// clockLine says which clock stamps the run's events: "kernel" (the time
 // the kernel received their bytes) where this machine's kernel gives
 // receive timestamps and no engine is reached over https, else "user"
 // with the reason. Each cell's summary still says which clock stamped its
 // own events, and flags one that was not the kernel's.
-func (s *Suite) ClockLine() config.Line {
+func (s *Suite) clockLine() config.Line {
 	for _, e := range s.Engines() {
 		if strings.HasPrefix(e.URL, "https://") {
 			return config.Line{Key: "clock", Value: "user (engine " + e.Name + " is reached over https: TLS buffers below the plaintext)"}

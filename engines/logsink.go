@@ -104,6 +104,10 @@ func redactError(err error, secrets []string) error {
 }
 
 func (e *redactedError) Error() string { return redact(e.err.Error(), e.secrets) }
+
+// Unwrap gives errors.Is and errors.As the original error. It is not
+// redacted: print only the redactedError itself (its Error is), never an
+// error taken out of it with errors.As.
 func (e *redactedError) Unwrap() error { return e.err }
 
 // redact replaces every secret value in s.

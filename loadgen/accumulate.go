@@ -144,8 +144,10 @@ func (a *accumulator) stamps(r *Record) {
 	}
 	a.s.SharedStamps += r.SharedStamps
 	a.s.ContentEvents += len(r.Events)
-	if r.Clock == "kernel" {
-		for _, e := range r.Events {
+	// A kernel-stamped event carries its lag; a user-stamped one has
+	// none to report (Lag 0). A "mixed" request has both.
+	for _, e := range r.Events {
+		if r.Clock == "kernel" || (r.Clock == ClockMixed && e.Lag > 0) {
 			a.clientLag = append(a.clientLag, float64(e.Lag))
 		}
 	}

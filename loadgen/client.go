@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/infbench/infbench/loadgen/streamhttp"
@@ -74,6 +75,8 @@ type Client struct {
 	tr     *streamhttp.Transport
 	stall  time.Duration
 	limit  time.Duration
+	drain  time.Duration  // bound on reading the rest of a body after [DONE]
+	drains sync.WaitGroup // those reads, running behind Do
 }
 
 // ClientOption configures a Client.
@@ -122,6 +125,7 @@ func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 		tr:     tr,
 		stall:  60 * time.Second,
 		limit:  10 * time.Minute,
+		drain:  drainTimeout,
 	}
 	for _, o := range opts {
 		o(c)
@@ -129,8 +133,12 @@ func NewClient(t Target, conns int, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.tr.Close() }
+// Close waits for the reads still draining bodies after [DONE] (each
+// bounded by the drain timeout) and closes every connection.
+func (c *Client) Close() {
+	c.drains.Wait()
+	c.tr.Close()
+}
 
 // Clock is the clock that stamps this client's events where the server
 // lets it: "kernel" (receive timestamps) or "user" (https, other OSes).
@@ -199,7 +207,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		return rec
 	}
 	if !c.response(resp, &rec) {
-		resp.Body.Finish(64<<10, drainTimeout)
+		resp.Body.Finish(64<<10, c.drain)
 		end()
 		return rec
 	}
@@ -207,10 +215,10 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		// At [DONE] the request is over and Do returns, so that the loop
 		// can send the next one; the chunked terminator behind it is read
 		// in the background, and the connection goes back to the pool.
-		go func() {
-			resp.Body.Finish(64<<10, drainTimeout)
+		c.drains.Go(func() {
+			resp.Body.Finish(64<<10, c.drain)
 			end()
-		}()
+		})
 		return rec
 	}
 	_ = resp.Body.Close()

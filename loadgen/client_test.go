@@ -188,13 +188,16 @@ func TestClientFaultsAreData(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newScriptServer(t, tc.status, tc.script)
 			srv.cut = tc.cut
-			start := time.Now()
-			rec := newTestClient(t, srv.URL(), tc.opts...).Do(context.Background(), Request{Prompt: "x", MaxTokens: 4}, start)
+			rec := newTestClient(t, srv.URL(), tc.opts...).Do(context.Background(), Request{Prompt: "x", MaxTokens: 4}, time.Now())
+			written := srv.pieces.Load()
 			assert.Equal(t, tc.kind, rec.ErrorKind, "error: %s", rec.Error)
 			assert.Contains(t, rec.Error, tc.message)
-			// The stall and deadline cases' servers would send [DONE] at
-			// 2 s: the fault, not the server, must have ended the request.
-			assert.Less(t, time.Since(start), 2*time.Second, "a fault must end the request before the server's next write")
+			// The stall and deadline cases' servers send [DONE] at 2 s:
+			// the fault, not the server, must have ended the request, so
+			// the server had not written its last piece when Do returned.
+			if last := tc.script[len(tc.script)-1]; last.At >= 2*time.Second {
+				assert.Less(t, written, int64(len(tc.script)), "the request ended only when the server finished it")
+			}
 		})
 	}
 }
@@ -204,16 +207,19 @@ func TestClientFaultsAreData(t *testing.T) {
 func TestClientDoneThenHang(t *testing.T) {
 	srv := newScriptServer(t, 200, []piece{
 		{0, "data: " + chatChunk("a") + "\n\ndata: [DONE]\n\n"},
-		{5 * time.Second, "data: late\n\n"},
+		{time.Minute, "data: late\n\n"},
 	})
+	c := newTestClient(t, srv.URL(), WithStallTimeout(time.Minute))
+	c.drain = 30 * time.Second // a drain done inside Do would hold it this long
 	start := time.Now()
-	rec := newTestClient(t, srv.URL(), WithStallTimeout(10*time.Second)).Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, start)
+	rec := c.Do(context.Background(), Request{Prompt: "x", MaxTokens: 1}, start)
 	returned := time.Since(start)
 	require.True(t, rec.OK(), rec.Error)
 	assert.Less(t, rec.End, 5*time.Second, "End is the [DONE] event, not the server's late write")
-	// Do returned before its own drain could have ended: the drain runs
-	// behind it, so that the loop sends the next request at once.
-	assert.Less(t, returned, rec.Sent+rec.End+drainTimeout, "Do returns at [DONE]; the drain happens behind it")
+	// Do returned long before its own drain could have ended: the drain
+	// runs behind it, so that the loop sends the next request at once.
+	assert.Less(t, returned, rec.Sent+rec.End+c.drain, "Do returns at [DONE]; the drain happens behind it")
+	srv.closeConns() // end the drain now, so that Close does not wait it out
 }
 
 // usage.completion_tokens below the number of content events cannot be

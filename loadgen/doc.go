@@ -42,7 +42,12 @@
 //
 // Send time. Taken immediately before the request's bytes are written to
 // a connection, after one is taken from the pool (or dialled); the
-// request body is built before it.
+// request body is built before it. A pooled connection the server closed
+// as the request went out (no byte of a response back) makes the request
+// go again, once, on a new connection, with a new send time. The stall
+// timeout counts from the start of Do, so a wait for a connection (at
+// most the drain of the previous request's body) counts toward it.
+// Set in Client.send.
 //
 // TTFB. The kernel's receipt of the read that completed the response
 // headers − send time (diagnosis only). Computed in Client.send.

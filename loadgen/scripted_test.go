@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -39,9 +40,12 @@ type scriptServer struct {
 	// kernel stamps a segment while the sender's write is in progress, so
 	// a kernel receive stamp lies between the two.
 	wrote [][][2]time.Time
-	conns []net.Conn
-	wg    sync.WaitGroup
-	done  chan struct{} // closed at cleanup: stop waiting, close connections
+	// pieces counts the script's pieces written so far, over all requests,
+	// as they go out.
+	pieces atomic.Int64
+	conns  []net.Conn
+	wg     sync.WaitGroup
+	done   chan struct{} // closed at cleanup: stop waiting, close connections
 }
 
 func newScriptServer(t *testing.T, status int, script []piece) *scriptServer {
@@ -67,6 +71,16 @@ func newScriptServer(t *testing.T, status int, script []piece) *scriptServer {
 }
 
 func (s *scriptServer) URL() string { return "http://" + s.ln.Addr().String() }
+
+// closeConns closes the server's side of every connection, as a server
+// that goes away does.
+func (s *scriptServer) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+}
 
 func (s *scriptServer) serve() {
 	defer s.wg.Done()
@@ -133,6 +147,7 @@ func (s *scriptServer) respond(conn net.Conn, arrived time.Time) bool {
 			return false
 		}
 		wrote = append(wrote, [2]time.Time{began, time.Now()})
+		s.pieces.Add(1)
 	}
 	s.mu.Lock()
 	s.written = append(s.written, offsets)

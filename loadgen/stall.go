@@ -29,13 +29,6 @@ func newStallWatch(limit time.Duration, cancel func()) *stallWatch {
 // touch records an event that arrived at at.
 func (w *stallWatch) touch(at time.Time) { w.last.Store(int64(at.Sub(w.start))) }
 
-// shorten sets a new limit counted from now (the drain after [DONE]).
-func (w *stallWatch) shorten(limit time.Duration) {
-	w.limit.Store(int64(limit))
-	w.last.Store(int64(time.Since(w.start)))
-	w.timer.Reset(limit)
-}
-
 func (w *stallWatch) fire() {
 	if w.stopped.Load() {
 		return

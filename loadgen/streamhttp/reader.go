@@ -22,6 +22,9 @@ type connReader struct {
 	r, w int
 	segs []segment
 	err  error // sticky: the connection's read side is done
+	// received counts the bytes read, over the connection's life: a
+	// request that failed before it grew got no byte of a response.
+	received int64
 }
 
 type segment struct {
@@ -62,6 +65,7 @@ func (c *connReader) fill() error {
 	n, st, err := c.rx.read(c.buf[c.w:])
 	if n > 0 {
 		c.w += n
+		c.received += int64(n)
 		c.segs = append(c.segs, segment{c.w, st})
 	}
 	if err != nil {

@@ -187,7 +187,7 @@ func (b *Body) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.conn.release(b.done && b.err == nil && b.keepAlive && b.cr.buffered() == 0)
+	b.conn.release(b.done && b.err == nil && b.cr.err == nil && b.keepAlive && b.cr.buffered() == 0)
 	return nil
 }
 
@@ -231,10 +231,16 @@ func readResponse(cr *connReader, c *conn) (*Response, error) {
 		case resp.StatusCode == 204 || resp.StatusCode == 304 || resp.StatusCode == 101:
 			body.framing, body.done = framedLength, true
 		case len(te) > 0:
-			if !tokenListHas(te, "chunked") {
-				return nil, fmt.Errorf("unsupported Transfer-Encoding %q", strings.Join(te, ", "))
+			// chunked is the only coding asked for or understood; with a
+			// Content-Length beside it the framing is ambiguous, and the
+			// connection is not reused (RFC 9112 §6.3).
+			if !strings.EqualFold(strings.TrimSpace(strings.Join(te, ",")), "chunked") {
+				return nil, fmt.Errorf("unsupported Transfer-Encoding %q: only chunked is understood", strings.Join(te, ", "))
 			}
 			body.framing = framedChunked
+			if cl != "" {
+				body.keepAlive = false
+			}
 		case cl != "":
 			n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
 			if err != nil || n < 0 {

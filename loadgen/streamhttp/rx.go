@@ -11,6 +11,9 @@ import (
 // stamp.
 type rx interface {
 	read(p []byte) (int, Stamp, error)
+	// alive reports, without waiting, whether an idle connection can take
+	// a request: not closed by the server, no unexpected bytes waiting.
+	alive() bool
 }
 
 // userReader stamps reads in user space, as they return (TLS, other OSes).
@@ -18,6 +21,10 @@ type userReader struct {
 	r   io.Reader
 	seq uint64
 }
+
+// alive cannot look below a TLS connection without consuming it: an idle
+// one is taken as alive, and the retry in Transport.Do covers the rest.
+func (u *userReader) alive() bool { return true }
 
 func (u *userReader) read(p []byte) (int, Stamp, error) {
 	n, err := u.r.Read(p)

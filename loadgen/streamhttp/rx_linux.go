@@ -56,6 +56,19 @@ func newRx(c net.Conn) rx {
 	return &tcpReader{raw: raw, oob: make([]byte, syscall.CmsgSpace(sizeofTimespec3)+64)}
 }
 
+// alive peeks at the socket without waiting: EAGAIN means nothing is
+// there, so the connection is open and quiet; end of stream, an error or
+// bytes the server sent unasked mean it cannot take a request.
+func (t *tcpReader) alive() bool {
+	ok := false
+	_ = t.raw.Control(func(fd uintptr) {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = err == syscall.EAGAIN
+	})
+	return ok
+}
+
 func (t *tcpReader) read(p []byte) (int, Stamp, error) {
 	var (
 		n, oobn int

@@ -59,6 +59,8 @@ type scriptedRx struct {
 	seq    uint64
 }
 
+func (s *scriptedRx) alive() bool { return true }
+
 func (s *scriptedRx) read(p []byte) (int, Stamp, error) {
 	if len(s.pieces) == 0 {
 		return 0, Stamp{}, io.EOF

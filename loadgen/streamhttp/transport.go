@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -41,11 +42,23 @@ type Transport struct {
 	host   string // Host header
 	tls    *tls.Config
 	dialer net.Dialer
-	slots  chan struct{} // one per connection open (busy or idle)
-	idle   chan *conn
-	clock  Clock
+	clock  func() Clock
 	keeper io.Closer // holds kernel packet stamping on; nil without
+
+	mu      sync.Mutex
+	max     int
+	open    int           // connections open, busy or idle
+	idle    []*conn       // newest last
+	closed  bool          // Close was called: released connections are closed
+	changed chan struct{} // closed and replaced when a connection is released or closed
 }
+
+// IdleTimeout is how long a connection may wait in the pool. Servers
+// close idle keep-alive connections (uvicorn, under vLLM, SGLang and
+// trtllm-serve, after 5 s), and a request sent on one the server is
+// closing fails; a connection idle longer than this is closed instead of
+// reused.
+const IdleTimeout = 4 * time.Second
 
 // New returns a transport for base ("http://host:port" or https) that
 // opens at most maxConns connections: a request beyond them waits for a
@@ -61,14 +74,13 @@ func New(base string, maxConns int, dialTimeout time.Duration) (*Transport, erro
 	if u.Host == "" {
 		return nil, fmt.Errorf("target URL %q: no host", base)
 	}
-	maxConns = max(maxConns, 1)
 	t := &Transport{
-		scheme: u.Scheme,
-		host:   u.Host,
-		addr:   u.Host,
-		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
-		slots:  make(chan struct{}, maxConns),
-		idle:   make(chan *conn, maxConns),
+		scheme:  u.Scheme,
+		host:    u.Host,
+		addr:    u.Host,
+		dialer:  net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		max:     max(maxConns, 1),
+		changed: make(chan struct{}),
 	}
 	if u.Port() == "" {
 		port := "80"
@@ -77,22 +89,25 @@ func New(base string, maxConns int, dialTimeout time.Duration) (*Transport, erro
 		}
 		t.addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	t.clock = ClockUser
 	if u.Scheme == "https" {
 		t.tls = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
 	} else {
 		t.keeper = holdStamping()
-		if ok, _ := KernelStamps(); ok {
-			t.clock = ClockKernel
-		}
 	}
+	t.clock = sync.OnceValue(func() Clock {
+		if ok, _ := KernelStamps(); ok && t.tls == nil {
+			return ClockKernel
+		}
+		return ClockUser
+	})
 	return t, nil
 }
 
 // Clock is the clock this transport's reads are stamped with: ClockKernel
 // where the kernel delivers receive timestamps, ClockUser for https and
-// elsewhere. Each Stamp says which clock it read.
-func (t *Transport) Clock() Clock { return t.clock }
+// elsewhere (probed on the first call). Each Stamp says which clock it
+// read.
+func (t *Transport) Clock() Clock { return t.clock() }
 
 // Request is one request: a method, a path with its query, headers and a
 // body sent with Content-Length.
@@ -105,10 +120,11 @@ type Request struct {
 
 // conn is one connection of the pool.
 type conn struct {
-	t    *Transport
-	nc   net.Conn
-	cr   *connReader
-	stop func() bool // stops the context watch of the current request
+	t         *Transport
+	nc        net.Conn
+	cr        *connReader
+	stop      func() bool // stops the context watch of the current request
+	idleSince time.Time
 }
 
 // Do sends req and reads the response head. sent is when the request's
@@ -116,20 +132,28 @@ type conn struct {
 // ends, a blocked read or write returns at once; context.Cause(ctx) says
 // why. The caller must Close the body.
 //
-// A connection taken from the pool may have been closed by the server
-// while idle; when it fails before any byte of a response arrived, the
-// request is sent again once on a new connection.
+// A connection from the pool is checked before use (closed by the server,
+// or idle longer than IdleTimeout: not used). One that still fails before
+// any byte of the response arrived — the write refused, or the
+// connection closed or reset at the first read — was closed by the server
+// as the request went out, and the request is sent again, once, on a
+// newly dialled connection (with a new send time).
 func (t *Transport) Do(ctx context.Context, req Request) (resp *Response, sent time.Time, err error) {
 	wire, err := encode(t.host, req)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.get(ctx)
+		c, reused, err := t.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
+		if ctx.Err() != nil { // a pooled connection comes without waiting: check
+			c.release(true)
+			return nil, time.Time{}, fmt.Errorf("%w (before the request was sent)", context.Cause(ctx))
+		}
 		c.stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+		before := c.cr.received
 		sent = time.Now()
 		_, err = c.nc.Write(wire)
 		if err == nil {
@@ -139,7 +163,7 @@ func (t *Transport) Do(ctx context.Context, req Request) (resp *Response, sent t
 			return resp, sent, nil
 		}
 		c.release(false)
-		if reused && attempt == 0 && ctx.Err() == nil && staleConn(err) {
+		if reused && attempt == 0 && ctx.Err() == nil && c.cr.received == before && staleConn(err) {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -149,11 +173,11 @@ func (t *Transport) Do(ctx context.Context, req Request) (resp *Response, sent t
 	}
 }
 
-// staleConn reports an error that a connection closed while idle gives:
-// the server's FIN or RST before any response byte.
+// staleConn reports an error that a connection the server closed gives
+// before any response byte: the write refused, or the first read finding
+// the connection closed (EOF) or reset.
 func staleConn(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // encode writes the request line, headers and body as one buffer: one
@@ -196,27 +220,75 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-// get takes an idle connection, or dials one while fewer than MaxConns
-// are open, or waits for one to come back.
-func (t *Transport) get(ctx context.Context) (*conn, bool, error) {
-	select {
-	case c := <-t.idle:
-		return c, true, nil
-	default:
-	}
-	select {
-	case c := <-t.idle:
-		return c, true, nil
-	case t.slots <- struct{}{}:
-		c, err := t.dial(ctx)
-		if err != nil {
-			<-t.slots
-			return nil, false, err
+// get takes the newest idle connection that is still usable, or dials
+// one while fewer than the maximum are open, or waits for one to come
+// back. fresh skips the pool (the retry after a stale connection).
+func (t *Transport) get(ctx context.Context, fresh bool) (*conn, bool, error) {
+	for {
+		t.mu.Lock()
+		if !fresh {
+			if c := t.popIdle(); c != nil {
+				t.mu.Unlock()
+				return c, true, nil
+			}
 		}
-		return c, false, nil
-	case <-ctx.Done():
-		return nil, false, fmt.Errorf("waiting for a connection: %w", context.Cause(ctx))
+		if t.open < t.max {
+			t.open++
+			t.mu.Unlock()
+			c, err := t.dial(ctx)
+			if err != nil {
+				t.closedOne()
+				return nil, false, err
+			}
+			return c, false, nil
+		}
+		if fresh && len(t.idle) > 0 { // make room: close the oldest idle one
+			c := t.idle[0]
+			t.idle = t.idle[1:]
+			t.mu.Unlock()
+			_ = c.nc.Close()
+			t.closedOne()
+			continue
+		}
+		wait := t.changed
+		t.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("waiting for a connection: %w", context.Cause(ctx))
+		}
 	}
+}
+
+// popIdle returns the newest idle connection that is still usable,
+// closing the ones that are not; t.mu is held.
+func (t *Transport) popIdle() *conn {
+	for len(t.idle) > 0 {
+		c := t.idle[len(t.idle)-1]
+		t.idle = t.idle[:len(t.idle)-1]
+		if time.Since(c.idleSince) < IdleTimeout && c.cr.rx.alive() {
+			return c
+		}
+		_ = c.nc.Close()
+		t.open--
+	}
+	return nil
+}
+
+// closedOne accounts for a connection closed (or never opened) and wakes
+// a request waiting for one.
+func (t *Transport) closedOne() {
+	t.mu.Lock()
+	t.open--
+	t.wake()
+	t.mu.Unlock()
+}
+
+// wake tells the requests waiting for a connection to look again; t.mu
+// is held.
+func (t *Transport) wake() {
+	close(t.changed)
+	t.changed = make(chan struct{})
 }
 
 func (t *Transport) dial(ctx context.Context) (*conn, error) {
@@ -239,24 +311,34 @@ func (t *Transport) dial(ctx context.Context) (*conn, error) {
 }
 
 // release ends the current request on c: back to the pool when reuse is
-// true and the request's context never fired, else closed.
+// true, the request's context never fired and the transport is open;
+// else closed.
 func (c *conn) release(reuse bool) {
 	if c.stop != nil && !c.stop() {
 		reuse = false // the context fired: the deadline is in the past
 	}
 	c.stop = nil
-	if reuse {
-		c.t.idle <- c
+	t := c.t
+	t.mu.Lock()
+	if reuse && !t.closed {
+		c.idleSince = time.Now()
+		t.idle = append(t.idle, c)
+		t.wake()
+		t.mu.Unlock()
 		return
 	}
+	t.mu.Unlock()
 	_ = c.nc.Close()
-	<-c.t.slots
+	t.closedOne()
 }
 
-// Close closes the idle connections and lets the kernel stop stamping
-// packets (when no other socket wants it). Requests still running keep
-// their connections until they end.
+// Close closes the idle connections, and every connection still in use as
+// its request ends, and lets the kernel stop stamping packets (when no
+// other socket wants it).
 func (t *Transport) Close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 	t.CloseIdle()
 	if t.keeper != nil {
 		_ = t.keeper.Close()
@@ -265,13 +347,13 @@ func (t *Transport) Close() {
 
 // CloseIdle closes the connections waiting in the pool.
 func (t *Transport) CloseIdle() {
-	for {
-		select {
-		case c := <-t.idle:
-			_ = c.nc.Close()
-			<-t.slots
-		default:
-			return
-		}
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.open -= len(idle)
+	t.wake()
+	t.mu.Unlock()
+	for _, c := range idle {
+		_ = c.nc.Close()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,8 +216,9 @@ func TestTransportCancelUnblocksRead(t *testing.T) {
 	cancel(why)
 	select {
 	case err := <-done:
-		require.Error(t, err)
-		assert.ErrorIs(t, context.Cause(ctx), why)
+		require.Error(t, err, "the blocked read must fail")
+		var ne net.Error
+		assert.True(t, errors.As(err, &ne) && ne.Timeout(), "the read ends on the deadline the cancel set: %v", err)
 	case <-time.After(4 * time.Second):
 		t.Fatal("the read did not return when the context was canceled")
 	}
@@ -234,4 +236,109 @@ func TestTransportRefusesBadInput(t *testing.T) {
 	assert.ErrorContains(t, err, "line break")
 	_, _, err = tr.Do(context.Background(), post("{}"))
 	assert.ErrorContains(t, err, "connection refused")
+}
+
+// Two connections go idle and the server closes both: the next request
+// must not be sent on either (nor fail), and the server sees each request
+// exactly once.
+func TestTransportDoesNotReuseConnectionsClosedWhileIdle(t *testing.T) {
+	var served atomic.Int32
+	release := make(chan struct{})
+	url := rawServer(t, func(n int, c net.Conn, _ *bufio.Reader) bool {
+		if served.Add(1) <= 2 {
+			<-release // hold the first two so that two connections open
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return false // then close, as a server's idle timeout does
+	})
+	tr, err := New(url, 2, time.Second)
+	require.NoError(t, err)
+	defer tr.Close()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			resp, _, err := tr.Do(context.Background(), post("{}"))
+			if assert.NoError(t, err) {
+				assert.Equal(t, "ok", readAll(t, resp.Body))
+				_ = resp.Body.Close()
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return served.Load() == 2 }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	// Both connections are idle in the pool now, and closed by the server
+	// (its FIN is on its way or arrived).
+	for range 3 {
+		resp, _, err := tr.Do(context.Background(), post("{}"))
+		require.NoError(t, err)
+		assert.Equal(t, "ok", readAll(t, resp.Body))
+		_ = resp.Body.Close()
+	}
+	assert.Equal(t, int32(5), served.Load(), "every request reached the server exactly once")
+}
+
+// A response that breaks off after some of its bytes arrived is an error,
+// never a reason to send the request again: the server got it.
+func TestTransportDoesNotResendAfterPartOfAResponse(t *testing.T) {
+	var served atomic.Int32
+	url := rawServer(t, func(n int, c net.Conn, _ *bufio.Reader) bool {
+		served.Add(1)
+		if n == 0 {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true // keep the connection for the next request
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-A: b\r\n")
+		return false // cut inside the head
+	})
+	tr, err := New(url, 1, time.Second)
+	require.NoError(t, err)
+	defer tr.Close()
+	resp, _, err := tr.Do(context.Background(), post("{}"))
+	require.NoError(t, err)
+	assert.Equal(t, "ok", readAll(t, resp.Body))
+	_ = resp.Body.Close()
+	_, _, err = tr.Do(context.Background(), post("{}"))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, int32(2), served.Load(), "the cut request was not sent again")
+}
+
+// A body released after Close closes its connection instead of keeping it
+// idle forever, and a request whose context has ended is not sent even
+// when an idle connection is at hand.
+func TestTransportCloseAndCanceledContext(t *testing.T) {
+	var closed, requests atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Length", "2")
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr, err := New(srv.URL, 1, time.Second)
+	require.NoError(t, err)
+
+	resp, _, err := tr.Do(context.Background(), post("{}"))
+	require.NoError(t, err)
+	assert.Equal(t, "ok", readAll(t, resp.Body))
+	require.NoError(t, resp.Body.Close()) // idle in the pool
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err = tr.Do(ctx, post("{}"))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, int32(1), requests.Load(), "a canceled request is not sent")
+
+	resp, _, err = tr.Do(context.Background(), post("{}"))
+	require.NoError(t, err)
+	tr.Close() // while the request is still open
+	assert.Equal(t, "ok", readAll(t, resp.Body))
+	require.NoError(t, resp.Body.Close())
+	require.Eventually(t, func() bool { return closed.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the connection released after Close is closed")
 }
