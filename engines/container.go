@@ -290,7 +290,7 @@ func (c *Container) startError(parent, startCtx context.Context, err error, took
 	s := c.spec
 	var notReady *readyError
 	if errors.As(err, &notReady) {
-		return fmt.Errorf("%w\nimage %s, container port %d, %v after the start%s", err, s.Image, s.Port, round(took), logTail(logs))
+		return fmt.Errorf("%w\nimage %s, container port %d%s", err, s.Image, s.Port, logTail(logs))
 	}
 	why, cause := whyNotStarted(parent, startCtx, err, s.Startup)
 	if cause != nil && !errors.Is(err, cause) {

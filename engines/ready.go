@@ -78,6 +78,7 @@ func (e *readyError) Unwrap() error { return e.err }
 type poller struct {
 	engine   string
 	probe    config.Probe  // method, path, body (POST), probe timeout, interval
+	began    time.Time     // the start, for the time elapsed (zero: the wait's)
 	deadline time.Time     // the start-up deadline (zero: ctx's only)
 	startup  time.Duration // the deadline's setting, for messages
 	progress time.Duration // least time between progress lines
@@ -89,7 +90,7 @@ type poller struct {
 // start-up deadline counted from began.
 func (c *Container) newPoller(began time.Time) poller {
 	s := c.spec
-	return poller{engine: s.Name, probe: s.Ready, deadline: began.Add(s.Startup), startup: s.Startup,
+	return poller{engine: s.Name, probe: s.Ready, began: began, deadline: began.Add(s.Startup), startup: s.Startup,
 		progress: progressEvery, notef: c.notef, secrets: c.secrets()}
 }
 
@@ -156,7 +157,10 @@ func (p poller) wait(ctx context.Context, t readyTarget) (string, error) {
 	hc := &http.Client{Transport: probeTransport()}
 	defer hc.CloseIdleConnections()
 
-	began, noted := time.Now(), time.Now()
+	began, noted := p.began, time.Now()
+	if began.IsZero() {
+		began = noted
+	}
 	var base string
 	var st waitState
 	for {
@@ -253,7 +257,7 @@ func (p poller) probeOnce(ctx context.Context, hc *http.Client, base string) pro
 func (p poller) failure(parent, ctx context.Context, st waitState, took time.Duration) error {
 	cause := context.Cause(ctx)
 	probe := fmt.Sprintf("%s %s", p.probe.Method, p.probe.Path)
-	seen := fmt.Sprintf("%d probe(s) in %v", st.probes, round(took))
+	seen := fmt.Sprintf("%d probe(s), %v after the start", st.probes, round(took))
 	if st.timeouts > 0 {
 		seen += fmt.Sprintf(", %d timed out", st.timeouts)
 	}

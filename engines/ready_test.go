@@ -264,7 +264,7 @@ func TestPollerProbeTimeout(t *testing.T) {
 		}
 	}
 	// Every probe timed out, but the one the deadline cut may not count.
-	if !strings.Contains(err.Error(), fmt.Sprintf("%d probe(s) in ", len(seen))) ||
+	if !strings.Contains(err.Error(), fmt.Sprintf("%d probe(s), ", len(seen))) ||
 		!strings.Contains(err.Error(), fmt.Sprintf(", %d timed out;", len(seen))) && !strings.Contains(err.Error(), fmt.Sprintf(", %d timed out;", len(seen)-1)) {
 		t.Errorf("error does not count the probes (%d sent, all timed out):\n%v", len(seen), err)
 	}
