@@ -56,11 +56,29 @@ type ContainerSpec struct {
 	Profiles map[string]EngineProfile `yaml:"profiles"`
 }
 
-// Probe is an HTTP request expected to answer 200.
+// Default readiness settings of a container engine (container.ready).
+const (
+	// DefaultProbeTimeout bounds one readiness probe. A probe that
+	// generates takes seconds: SGLang's /health_generate answers after at
+	// least 1 s (docs/engine-facts.md), longer while the first requests
+	// compile kernels.
+	DefaultProbeTimeout = 60 * time.Second
+	// DefaultProbeInterval is the pause between readiness probes.
+	DefaultProbeInterval = time.Second
+)
+
+// Probe is the readiness request: the engine is ready when it answers
+// with a 2xx status. It is repeated, every Interval, until that or until
+// the start-up deadline (container.startup, timeouts.startup).
 type Probe struct {
 	Method string `yaml:"method"` // GET (default) or POST
 	Path   string `yaml:"path"`
 	Body   string `yaml:"body"` // JSON for POST
+	// ProbeTimeout bounds each probe (default DefaultProbeTimeout): longer
+	// than the engine takes to answer a probe that generates.
+	ProbeTimeout time.Duration `yaml:"probe_timeout"`
+	// Interval is the pause between probes (default DefaultProbeInterval).
+	Interval time.Duration `yaml:"interval"`
 }
 
 // EngineProfile is an engine's checkpoint and flags under one profile.
@@ -171,6 +189,12 @@ func (e Engine) validateContainer() error {
 		return fmt.Errorf("container.ready.method: %q: use GET or POST", c.Ready.Method)
 	case c.Startup < 0:
 		return fmt.Errorf("container.startup: %v: must be positive", c.Startup)
+	case c.Ready.ProbeTimeout < 0:
+		return fmt.Errorf("container.ready.probe_timeout: %v: must be positive (default %v), e.g. 60s", c.Ready.ProbeTimeout, DefaultProbeTimeout)
+	case c.Ready.ProbeTimeout > 0 && c.Startup > 0 && c.Ready.ProbeTimeout >= c.Startup:
+		return fmt.Errorf("container.ready.probe_timeout: %v: must be shorter than container.startup (%v)", c.Ready.ProbeTimeout, c.Startup)
+	case c.Ready.Interval < 0:
+		return fmt.Errorf("container.ready.interval: %v: must be positive (default %v), e.g. 1s", c.Ready.Interval, DefaultProbeInterval)
 	case c.IPC != "" && c.IPC != "host":
 		return fmt.Errorf("container.ipc: %q: use host or leave it out (and set shm_gb)", c.IPC)
 	}

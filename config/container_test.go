@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnginesYAMLProfiles(t *testing.T) {
@@ -53,6 +54,16 @@ func TestContainerStrict(t *testing.T) {
 			"container.ready.path"},
 		{"container on sim", strings.Replace(containerRun, "kind: container", "kind: sim", 1), "set only for kind container"},
 		{"wrong type", strings.Replace(containerRun, "port: 8000", "port: eight", 1), "engines[0] (trtllm).container.port"},
+		{"misspelled probe timeout", strings.Replace(containerRun, "{path: /health_generate}", "{path: /health_generate, probe_timout: 60s}", 1),
+			`x.yaml:13: engines[0] (trtllm).container.ready: unknown field "probe_timout"`},
+		{"probe timeout not a duration", strings.Replace(containerRun, "{path: /health_generate}", "{path: /health_generate, probe_timeout: sixty}", 1),
+			"engines[0] (trtllm).container.ready.probe_timeout"},
+		{"negative probe timeout", strings.Replace(containerRun, "{path: /health_generate}", "{path: /health_generate, probe_timeout: -1s}", 1),
+			"container.ready.probe_timeout: -1s: must be positive"},
+		{"probe timeout past startup", strings.Replace(containerRun, "{path: /health_generate}", "{path: /health_generate, probe_timeout: 2m}\n      startup: 1m", 1),
+			"container.ready.probe_timeout: 2m0s: must be shorter than container.startup (1m0s)"},
+		{"negative interval", strings.Replace(containerRun, "{path: /health_generate}", "{path: /health_generate, interval: -1s}", 1),
+			"container.ready.interval: -1s: must be positive"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,5 +76,13 @@ func TestContainerStrict(t *testing.T) {
 	ok := strings.Replace(containerRun, "    extra: {return_token_ids: true}\n", "", 1)
 	if _, err := ParseRun("x.yaml", []byte(ok)); err != nil {
 		t.Fatal(err)
+	}
+	timed := strings.Replace(ok, "{path: /health_generate}", "{path: /health_generate, probe_timeout: 90s, interval: 2s}", 1)
+	r, err := ParseRun("x.yaml", []byte(timed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Engines[0].Container.Ready; p.ProbeTimeout != 90*time.Second || p.Interval != 2*time.Second {
+		t.Errorf("ready %+v, want probe_timeout 90s, interval 2s", p)
 	}
 }

@@ -183,7 +183,8 @@ func (c *Container) clearLeftovers(ctx context.Context) error {
 
 // launch starts the container and waits until it generates: it opens the
 // log file, arms the signal and deadline guard, runs the container with
-// this start's hooks and returns the endpoint. parent is Start's context,
+// this start's hooks, polls its readiness (ready.go; container.startup
+// counts from here) and returns the endpoint. parent is Start's context,
 // ctx the start's own (which the guard cancels). On failure the container
 // is gone.
 func (c *Container) launch(parent, ctx context.Context) (Endpoint, error) {
@@ -199,7 +200,12 @@ func (c *Container) launch(parent, ctx context.Context) (Endpoint, error) {
 	c.armGuard()
 	c.notef("starting %s (log: %s; start-up can take %v)", s.Image, logs.path, s.Startup)
 	began := time.Now()
-	ctr, err := c.run(ctx, opts)
+	rctx, cancel := context.WithDeadline(ctx, began.Add(s.Startup))
+	ctr, err := c.run(rctx, opts)
+	cancel()
+	if err == nil {
+		_, err = c.newPoller(began).wait(ctx, containerTarget{ctr: ctr, port: s.portString()})
+	}
 	if err != nil {
 		took := time.Since(began)
 		c.abandon(parent) // first, so that the log holds the container's last words
@@ -215,9 +221,8 @@ func (c *Container) launch(parent, ctx context.Context) (Endpoint, error) {
 }
 
 // runOptions are the spec's testcontainers options and this start's:
-// testcontainers' own messages, and the whole container log it dumps when
-// the wait fails, go to the engine's log file (redacted), not to stderr:
-// under go test that is the results file benchstat reads.
+// testcontainers' own messages go to the engine's log file (redacted),
+// not to stderr: under go test that is the results file benchstat reads.
 func (c *Container) runOptions(logs *logSink) ([]testcontainers.ContainerCustomizer, error) {
 	opts, err := containerOptions(c.spec, c.o.getenv)
 	if err != nil {
@@ -254,7 +259,8 @@ func (c *Container) armGuard() {
 	c.mu.Unlock()
 }
 
-// run pulls the image, starts the container and waits until it is ready.
+// run pulls the image and starts the container; the poller then waits
+// until it is ready.
 func (c *Container) run(ctx context.Context, opts []testcontainers.ContainerCustomizer) (*testcontainers.DockerContainer, error) {
 	ctr, err := testcontainers.Run(ctx, c.spec.Image, opts...)
 	if ctr != nil {
@@ -279,9 +285,13 @@ func (c *Container) abandon(parent context.Context) {
 
 // startError explains a failed start: why, for how long, and the log tail.
 // It wraps err and, where a context's end stopped the start, the context's
-// cause.
+// cause. The poller's errors say why themselves.
 func (c *Container) startError(parent, startCtx context.Context, err error, took time.Duration, logs *logSink) error {
 	s := c.spec
+	var notReady *readyError
+	if errors.As(err, &notReady) {
+		return fmt.Errorf("%w\nimage %s, container port %d%s", err, s.Image, s.Port, logTail(logs))
+	}
 	why, cause := whyNotStarted(parent, startCtx, err, s.Startup)
 	if cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w: %w", cause, err)
@@ -510,5 +520,10 @@ func (s Spec) portString() string { return strconv.Itoa(s.Port) + "/tcp" }
 type tcLogger struct{ w io.Writer }
 
 func (l tcLogger) Printf(format string, v ...any) {
+	if strings.Contains(format, "Container is ready") {
+		// Without a wait strategy that only means started: the poller
+		// (ready.go) says when the engine is ready.
+		format = strings.Replace(format, "Container is ready", "Container is running (infbench now polls its readiness)", 1)
+	}
 	fmt.Fprintf(l.w, "[testcontainers] "+strings.TrimRight(format, "\n")+"\n", v...)
 }

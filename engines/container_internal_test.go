@@ -72,6 +72,15 @@ func TestStartErrorSaysWhy(t *testing.T) {
 			t.Errorf("%s: error %q does not wrap %v and %v", tc.name, err, tc.is, tc.err)
 		}
 	}
+	// The poller's errors say why themselves; startError adds the image
+	// and keeps the cause.
+	notReady := &readyError{msg: `engine "e": the container exited with code 2 while waiting for GET /health to answer 2xx`, err: &exitedError{Code: 2}}
+	c := &Container{spec: Spec{Name: "e", Image: "img", Port: 8000, Startup: time.Minute}}
+	err := c.startError(live, live, notReady, 1500*time.Millisecond, nil)
+	var exit *exitedError
+	if err.Error() != notReady.msg+"\nimage img, container port 8000" || !errors.As(err, &exit) {
+		t.Errorf("start error %q, want the poller's, with the image, wrapping the exit", err)
+	}
 	if why, _ := whyNotStarted(live, live, exited, time.Minute); why != "failed" {
 		t.Errorf("a failure without a deadline: why %q, want failed", why)
 	}

@@ -353,28 +353,67 @@ func TestDockerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("failure carries the log tail", func(t *testing.T) {
+		// The simulator exits at once on a bad flag, while the poller
+		// waits: the start fails then, not at the start-up deadline.
 		name := "e2e-fail-" + id
-		eng, err := engines.New(simEngine(name, image, "-no-such-flag"), run, engines.WithLogDir(t.TempDir()))
+		e := simEngine(name, image, "-no-such-flag")
+		e.Container.Startup = 10 * time.Minute
+		eng, err := engines.New(e, run, engines.WithLogDir(t.TempDir()))
 		if err != nil {
 			t.Fatal(err)
 		}
+		began := time.Now()
 		_, err = eng.Start(t.Context())
+		took := time.Since(began)
 		_ = eng.Stop(context.Background())
 		if err == nil {
 			t.Fatal("Start succeeded with a bad flag")
 		}
+		t.Log(err)
 		if !strings.Contains(err.Error(), "flag provided but not defined: -no-such-flag") || !strings.Contains(err.Error(), "last ") {
 			t.Errorf("error lacks the log tail:\n%v", err)
 		}
 		// An exited container fails the wait at once, not at its deadline.
-		if errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), ") failed after ") {
+		if errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "the container exited with code 1 while waiting for POST /v1/completions") {
 			t.Errorf("error says the wait ran out instead of the container exiting:\n%v", err)
+		}
+		if took > e.Container.Startup/10 {
+			t.Errorf("Start failed after %v; want well before the %v deadline", took, e.Container.Startup)
 		}
 		if left := leftovers(t, cli, name); len(left) > 0 {
 			t.Errorf("containers left behind: %v", left)
 		}
 		if errors.Is(err, engines.ErrSkip) {
 			t.Error("a failure is not a skip")
+		}
+	})
+
+	t.Run("deadline names the probe", func(t *testing.T) {
+		// The engine answers 503 until well after container.startup.
+		name := "e2e-late-" + id
+		e := simEngine(name, image, "-ready-after", "1h")
+		e.Container.Startup = 3 * time.Second
+		e.Container.Ready.ProbeTimeout = time.Second
+		var notices syncBuffer
+		eng, err := engines.New(e, run, engines.WithLogDir(t.TempDir()), engines.WithNotices(&notices))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = eng.Start(t.Context())
+		_ = eng.Stop(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Start = %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+		t.Log(err)
+		for _, want := range []string{`engine "` + name + `" was not ready within container.startup (3s)`,
+			"POST /v1/completions never answered 2xx", "last: HTTP 503", "container.ready.probe_timeout, 1s",
+			"serving model \"sim-e2e\""} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q:\n%v", want, err)
+			}
+		}
+		if left := leftovers(t, cli, name); len(left) > 0 {
+			t.Errorf("containers left behind: %v", left)
 		}
 	})
 }

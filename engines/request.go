@@ -2,31 +2,25 @@ package engines
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// readyPoll is the interval between readiness probes.
-const readyPoll = time.Second
-
 // containerOptions turns a spec into testcontainers options: image
-// command, port, environment, labels, host configuration (GPU, IPC,
-// ulimits, Hugging Face cache) and the readiness wait. getenv supplies the
-// values of the passed-through variables and the cache's location.
+// command, port, environment, labels and host configuration (GPU, IPC,
+// ulimits, Hugging Face cache). There is no wait strategy: testcontainers
+// returns once the container runs, and the poller (ready.go) waits for
+// readiness. getenv supplies the values of the passed-through variables
+// and the cache's location.
 func containerOptions(s Spec, getenv func(string) string) ([]testcontainers.ContainerCustomizer, error) {
 	port := strconv.Itoa(s.Port) + "/tcp"
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithExposedPorts(port),
 		testcontainers.WithLabels(s.Labels),
-		testcontainers.WithWaitStrategyAndDeadline(s.Startup, readyStrategy(s)),
 	}
 	if len(s.Entrypoint) > 0 {
 		opts = append(opts, testcontainers.WithEntrypoint(s.Entrypoint...))
@@ -82,20 +76,6 @@ func hostConfig(s Spec, bind string) func(*container.HostConfig) {
 			hc.Binds = append(hc.Binds, bind)
 		}
 	}
-}
-
-// readyStrategy waits for the engine to answer the readiness probe with
-// 200: a real generation, so a port that opens before the weights are
-// loaded does not count. It fails early if the container exits.
-func readyStrategy(s Spec) *wait.HTTPStrategy {
-	w := wait.ForHTTP(s.Ready.Path).WithPort(strconv.Itoa(s.Port) + "/tcp").
-		WithStartupTimeout(s.Startup).WithPollInterval(readyPoll).
-		WithStatusCodeMatcher(func(code int) bool { return code == http.StatusOK })
-	if s.Ready.Method == http.MethodPost {
-		w = w.WithMethod(http.MethodPost).WithBody(strings.NewReader(s.Ready.Body)).
-			WithHeaders(map[string]string{"Content-Type": "application/json"})
-	}
-	return w
 }
 
 // BuildRequest applies a spec's options to a container request, as

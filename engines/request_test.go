@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/infbench/infbench/config"
 )
@@ -104,24 +103,24 @@ func TestContainerRequests(t *testing.T) {
 			if req.Labels[LabelManaged] != "true" || req.Labels[LabelEngine] != tc.engine {
 				t.Errorf("labels %v", req.Labels)
 			}
-			// Wait: a real generation with the 40-minute deadline, not 60 s.
-			ms, ok := req.WaitingFor.(*wait.MultiStrategy)
-			if !ok || len(ms.Strategies) != 1 {
-				t.Fatalf("wait strategy %T %+v, want one HTTP strategy under a deadline", req.WaitingFor, req.WaitingFor)
+			// No testcontainers wait (its HTTP client gives up after 1 s):
+			// the poller probes with a real generation, each probe within
+			// 60 s, under the 40-minute deadline.
+			if req.WaitingFor != nil {
+				t.Errorf("wait strategy %T %+v, want none: the poller waits for readiness", req.WaitingFor, req.WaitingFor)
 			}
-			if d := reflect.ValueOf(ms).Elem().FieldByName("deadline"); d.IsNil() || time.Duration(d.Elem().Int()) != 40*time.Minute {
-				t.Errorf("wait deadline is not 40m")
+			if s.Startup != 40*time.Minute || s.Ready.ProbeTimeout != config.DefaultProbeTimeout || s.Ready.Interval != config.DefaultProbeInterval {
+				t.Errorf("start-up %v, probe timeout %v, interval %v; want 40m, 60s, 1s", s.Startup, s.Ready.ProbeTimeout, s.Ready.Interval)
 			}
-			hs := ms.Strategies[0].(*wait.HTTPStrategy)
-			if hs.Path != tc.want.readyPath || hs.Port.String() != tc.want.port || *hs.Timeout() != 40*time.Minute {
-				t.Errorf("ready probe %s on %s within %v, want %s on %s within 40m", hs.Path, hs.Port, *hs.Timeout(), tc.want.readyPath, tc.want.port)
+			if s.Ready.Path != tc.want.readyPath || s.portString() != tc.want.port {
+				t.Errorf("ready probe %s on %s, want %s on %s", s.Ready.Path, s.portString(), tc.want.readyPath, tc.want.port)
 			}
 			if tc.want.readyPost {
-				body := make([]byte, 200)
-				n, _ := hs.Body.Read(body)
-				if hs.Method != "POST" || !strings.Contains(string(body[:n]), `"model": "`+served+`"`) || !strings.Contains(string(body[:n]), `"max_tokens": 1`) {
-					t.Errorf("ready probe %s %q, want a 1-token POST for %s", hs.Method, body[:n], served)
+				if s.Ready.Method != "POST" || !strings.Contains(s.Ready.Body, `"model": "`+served+`"`) || !strings.Contains(s.Ready.Body, `"max_tokens": 1`) {
+					t.Errorf("ready probe %s %q, want a 1-token POST for %s", s.Ready.Method, s.Ready.Body, served)
 				}
+			} else if s.Ready.Method != "GET" {
+				t.Errorf("ready probe method %s, want GET", s.Ready.Method)
 			}
 			// Host configuration: every GPU, IPC host, ulimits, HF cache.
 			var hc container.HostConfig

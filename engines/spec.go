@@ -36,7 +36,7 @@ type Spec struct {
 	Entrypoint []string // empty: the image's
 	Cmd        []string
 	Port       int
-	Ready      config.Probe // placeholders filled in
+	Ready      config.Probe // placeholders filled in, defaults set
 	Version    []string
 	Metrics    string
 	Startup    time.Duration
@@ -118,9 +118,16 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 	}
 	s.Entrypoint = expandAll(c.Entrypoint, vars)
 	s.Cmd = expandAll(args, vars)
-	s.Ready = config.Probe{Method: c.Ready.Method, Path: c.Ready.Path, Body: expand(c.Ready.Body, vars)}
+	s.Ready = config.Probe{Method: c.Ready.Method, Path: c.Ready.Path, Body: expand(c.Ready.Body, vars),
+		ProbeTimeout: c.Ready.ProbeTimeout, Interval: c.Ready.Interval}
 	if s.Ready.Method == "" {
 		s.Ready.Method = "GET"
+	}
+	if s.Ready.ProbeTimeout == 0 {
+		s.Ready.ProbeTimeout = config.DefaultProbeTimeout
+	}
+	if s.Ready.Interval == 0 {
+		s.Ready.Interval = config.DefaultProbeInterval
 	}
 	for _, a := range append(append(append([]string{}, s.Entrypoint...), s.Cmd...), s.Ready.Body) {
 		if err := checkExpanded("container args", a); err != nil {
