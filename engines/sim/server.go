@@ -139,10 +139,27 @@ func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
 		{"id": s.cfg.Model, "object": "model", "owned_by": "infbench-sim", "max_model_len": 131072}}})
 }
 
+// metrics serves the scheduler's state in the Prometheus text format
+// (version 0.0.4), named as vLLM names its own (vllm/v1/metrics/loggers.py)
+// with the prefix sim:. The simulator models no KV-cache capacity, so it
+// exports no KV usage; it never preempts, so its preemption counter stays
+// at 0.
 func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 	running, waiting, _ := s.sched.stats()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "sim:num_requests_running %d\nsim:num_requests_waiting %d\n", running, waiting)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	fmt.Fprintf(w, "# HELP sim:num_requests_running Number of requests in the running batch.\n"+
+		"# TYPE sim:num_requests_running gauge\n"+
+		"sim:num_requests_running %d\n"+
+		"# HELP sim:num_requests_waiting Number of requests waiting to join the batch.\n"+
+		"# TYPE sim:num_requests_waiting gauge\n"+
+		"sim:num_requests_waiting %d\n"+
+		"# HELP sim:max_batch Largest running batch the scheduler admits (max_batch).\n"+
+		"# TYPE sim:max_batch gauge\n"+
+		"sim:max_batch %d\n"+
+		"# HELP sim:num_preemptions_total Requests preempted (the simulator never preempts).\n"+
+		"# TYPE sim:num_preemptions_total counter\n"+
+		"sim:num_preemptions_total 0\n",
+		running, waiting, s.cfg.MaxBatch)
 }
 
 func apiError(w http.ResponseWriter, code int, format string, args ...any) {

@@ -1,0 +1,198 @@
+package servermetrics
+
+import "fmt"
+
+// Cell is what an engine's own metrics said over one cell, under the
+// project's names (Names maps the engine's names to them). A quantity the
+// engine does not export is nil. It is plain data: summary.json stores
+// it beside the cell's loadgen.Summary.
+type Cell struct {
+	Engine        string `json:"engine"` // whose names the scrapes carried: vllm, sglang, sim
+	URL           string `json:"url"`
+	IntervalMS    int64  `json:"interval_ms"`
+	Scrapes       int    `json:"scrapes"` // taken while the cell ran, besides the one before and after
+	FailedScrapes int    `json:"failed_scrapes,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+
+	Running     *Stat    `json:"running,omitempty"`      // requests in the batch
+	Waiting     *Stat    `json:"waiting,omitempty"`      // requests queued
+	KVUsagePct  *Stat    `json:"kv_usage_pct,omitempty"` // KV-cache use, percent (max is the peak)
+	Preemptions *float64 `json:"preemptions,omitempty"`  // counter delta over the cell
+	// PrefixHitPct is the prefix-cache hit rate over the cell, percent:
+	// from the hit and query counters' deltas (vLLM: tokens) or the mean
+	// of a hit-rate gauge (SGLang).
+	PrefixHitPct *float64 `json:"prefix_hit_pct,omitempty"`
+	MaxBatch     *float64 `json:"max_batch,omitempty"` // the batch limit, where the engine exports it (the simulator)
+
+	// Names maps each quantity reported to the engine's metric it was
+	// read from.
+	Names map[Quantity]string `json:"names"`
+	Notes []string            `json:"notes,omitempty"` // why a quantity is missing
+	Flags []string            `json:"flags,omitempty"` // what weakens the cell (FlagBatchLimit)
+}
+
+// Stat is a gauge over a cell: the mean of the samples taken while it ran
+// and the largest value any scrape saw (the one before and after
+// included).
+type Stat struct {
+	Mean float64 `json:"mean"`
+	Max  float64 `json:"max"`
+	N    int     `json:"n"` // samples in the mean
+}
+
+// summarise turns the scrapes of a cell into its Cell. after is nil when
+// the last scrape failed.
+func summarise(before Snapshot, during []Snapshot, after Snapshot) Cell {
+	c := Cell{Scrapes: len(during), Names: map[Quantity]string{}}
+	all := append(append([]Snapshot{before}, during...), after)
+	for _, s := range all {
+		for _, v := range s {
+			if c.Engine == "" {
+				c.Engine = v.Engine
+			}
+		}
+	}
+	gauge := func(q Quantity, scale float64) *Stat {
+		var st Stat
+		seen := false
+		for _, s := range all {
+			if v, ok := s[q]; ok {
+				if !seen || v.V*scale > st.Max {
+					st.Max = v.V * scale
+				}
+				seen = true
+				c.Names[q] = v.Metric
+			}
+		}
+		if !seen {
+			return nil
+		}
+		var sum float64
+		for _, s := range during {
+			if v, ok := s[q]; ok {
+				sum += v.V * scale
+				st.N++
+			}
+		}
+		if st.N > 0 {
+			st.Mean = sum / float64(st.N)
+		} else {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: no sample while the cell ran (it was shorter than the sampling interval): the mean is of the scrapes before and after", q))
+			for _, s := range []Snapshot{before, after} {
+				if v, ok := s[q]; ok {
+					sum += v.V * scale
+					st.N++
+				}
+			}
+			st.Mean = sum / float64(st.N)
+		}
+		return &st
+	}
+	// delta is a counter's increase from before to after (else the last
+	// sample that has it); a decrease means the engine restarted.
+	delta := func(q Quantity) (float64, bool) {
+		first, ok := before[q]
+		if !ok {
+			return 0, false
+		}
+		last, ok := after[q]
+		if !ok {
+			for i := len(during) - 1; i >= 0; i-- {
+				if last, ok = during[i][q]; ok {
+					break
+				}
+			}
+		}
+		if !ok {
+			return 0, false
+		}
+		d := last.V - first.V
+		if d < 0 {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s went down from %g to %g during the cell (the engine restarted?): left out", q, first.Metric, first.V, last.V))
+			return 0, false
+		}
+		c.Names[q] = first.Metric
+		return d, true
+	}
+
+	c.Running = gauge(Running, 1)
+	c.Waiting = gauge(Waiting, 1)
+	c.KVUsagePct = gauge(KVUsage, 100)
+	if d, ok := delta(Preemptions); ok {
+		c.Preemptions = &d
+	}
+	hits, hok := delta(PrefixHits)
+	queries, qok := delta(PrefixQueries)
+	switch {
+	case hok && qok && queries > 0:
+		pct := 100 * hits / queries
+		c.PrefixHitPct = &pct
+	case hok && qok:
+		c.Notes = append(c.Notes, "prefix_hit_rate: no prefix-cache query during the cell")
+	default:
+		if st := gauge(PrefixHitRate, 100); st != nil {
+			c.PrefixHitPct = &st.Mean
+		}
+	}
+	if st := gauge(MaxBatch, 1); st != nil {
+		c.MaxBatch = &st.Max
+	}
+	return c
+}
+
+// FlagBatchLimit flags a closed-loop cell of the given concurrency whose
+// engine never ran as many requests at once as the cell kept in flight
+// while requests waited: a batch limit queued the rest, so the cell
+// measures queueing in front of that limit, not concurrency requests
+// served together. It reports whether it flagged the cell. An open loop
+// (concurrency 0) or a cell without running and waiting counts is never
+// flagged.
+func (c *Cell) FlagBatchLimit(concurrency int) bool {
+	if concurrency <= 0 || c.Running == nil || c.Waiting == nil {
+		return false
+	}
+	if c.Running.Max >= float64(concurrency) || c.Waiting.Max <= 0 {
+		return false
+	}
+	limit := ""
+	if c.MaxBatch != nil {
+		limit = fmt.Sprintf(" (its batch limit is %g)", *c.MaxBatch)
+	}
+	c.Flags = append(c.Flags, fmt.Sprintf(
+		"the engine ran at most %g requests at once%s while up to %g waited, below the cell's concurrency %d: "+
+			"the cell measures a queue in front of a batch of %g; to serve %d at once raise the engine's batch limit to at least %d "+
+			"(engines.yaml sim.max_batch, vLLM --max-num-seqs, SGLang --max-running-requests, TensorRT-LLM --max_batch_size; "+
+			"a KV cache too small for the batch limits it too)",
+		c.Running.Max, limit, c.Waiting.Max, concurrency, c.Running.Max, concurrency, concurrency))
+	return true
+}
+
+// Metric is one benchmark measurement: a value and its unit.
+type Metric struct {
+	Value float64
+	Unit  string
+}
+
+// Metrics returns the cell's server metrics for its benchmark line, in a
+// fixed order, leaving out what the engine does not export:
+// server-running-max, server-waiting-max, kv-usage-peak-%, preemptions,
+// prefix-hit-%.
+func (c *Cell) Metrics() []Metric {
+	var m []Metric
+	if c.Running != nil {
+		m = append(m, Metric{c.Running.Max, "server-running-max"})
+	}
+	if c.Waiting != nil {
+		m = append(m, Metric{c.Waiting.Max, "server-waiting-max"})
+	}
+	if c.KVUsagePct != nil {
+		m = append(m, Metric{c.KVUsagePct.Max, "kv-usage-peak-%"})
+	}
+	if c.Preemptions != nil {
+		m = append(m, Metric{*c.Preemptions, "preemptions"})
+	}
+	if c.PrefixHitPct != nil {
+		m = append(m, Metric{*c.PrefixHitPct, "prefix-hit-%"})
+	}
+	return m
+}
