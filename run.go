@@ -16,6 +16,7 @@ import (
 	"github.com/infbench/infbench/gpumem"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
+	"github.com/infbench/infbench/servermetrics"
 )
 
 // Run is one benchmark run: what every engine and cell of it shares — the
@@ -75,6 +76,9 @@ type Engine struct {
 	Endpoint engines.Endpoint
 	eng      engines.Engine
 	stopGPU  func()
+	// noServerMetricsSaid: the progress writer was told why this engine's
+	// cells carry no server metrics (once per engine).
+	noServerMetricsSaid bool
 }
 
 // StartEngine starts e: it takes the GPU memory baseline and starts
@@ -124,17 +128,26 @@ func (x *Engine) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Result is one measured cell: its summary and the metrics of its
-// benchmark line (the summary's, then the GPU's).
+// Result is one measured cell: its summary, what the engine's own
+// metrics said over it (nil without them) and the metrics of its
+// benchmark line (the summary's, the GPU's, then the server's).
 type Result struct {
 	Summary loadgen.Summary
+	Server  *servermetrics.Cell
 	Metrics []loadgen.Metric
 }
 
 // Measure runs one cell on the engine: a client sized for it, GPU
-// sampling over the whole cell, each request appended to requests.jsonl as
-// it completes and the summary to summary.json when it ends, stopped or
-// not. Progress lines go where the run's Progress sends them for b. A cell
+// sampling and the engine's own metrics (package servermetrics: scraped
+// before, every servermetrics.DefaultInterval during and after the
+// cell, warmup included) over the whole cell, each request appended to
+// requests.jsonl as it completes and the summary, with the server
+// metrics, to summary.json when it ends, stopped or not. A closed-loop
+// cell whose engine never ran as many requests at once as its
+// concurrency while requests waited is flagged (a batch limit). An
+// engine without a metrics endpoint, or whose first scrape fails, runs
+// the cell anyway, and the progress writer is told why once per engine.
+// Progress lines go where the run's Progress sends them for b. A cell
 // stopped early (its first requests all failed the same way) or whose
 // requests all failed returns its result with the error; one with more
 // failures than max_error_rate returns no error, says so on the progress
@@ -151,19 +164,72 @@ func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, err
 	c.Rep = key.Rep
 	progress, done := r.Progress.ForCell(b, key.Rep)
 	stopGPU := cellTelemetry(ctx, r.GPU)
+	stopServer := x.serverMetrics(ctx, progress)
 	recs, sum, err := cell.Run(ctx, client, c, r.Salts, sink, progress)
 	// Energy over the whole cell, warmup included, per token generated in
 	// it: the sampler cannot tell warmup joules from measured ones.
 	gpu := stopGPU(outputTokens(recs))
+	server := stopServer(ctx, c)
 	if limit := s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit {
 		fmt.Fprintf(progress, "[infbench] %s: %.1f%% of its requests failed, above max_error_rate %g: the run will fail when it ends\n",
 			c.Name(), 100*sum.ErrorRate, limit)
 	}
 	done()
-	if werr := r.Results.AddSummary(key, sum); werr != nil {
+	if werr := r.Results.Add(resultsdir.CellSummary{Key: key, Summary: sum, Server: server}); werr != nil {
 		return Result{}, werr
 	}
-	return Result{Summary: sum, Metrics: append(sum.Metrics(), gpu...)}, err
+	return Result{Summary: sum, Server: server, Metrics: append(append(sum.Metrics(), gpu...), serverLine(server)...)}, err
+}
+
+// serverMetrics starts scraping the engine's metrics endpoint for a cell
+// and returns the function that stops it when the cell has ended: it
+// flags a batch limit and says on the progress writer what weakens the
+// figures. Without an endpoint, or when the first scrape fails, the cell
+// runs without server metrics (stop returns nil) and the progress writer
+// is told why, once per engine.
+func (x *Engine) serverMetrics(ctx context.Context, progress io.Writer) (stop func(context.Context, cell.Cell) *servermetrics.Cell) {
+	none := func(context.Context, cell.Cell) *servermetrics.Cell { return nil }
+	why := func(format string, args ...any) {
+		if !x.noServerMetricsSaid {
+			x.noServerMetricsSaid = true
+			fmt.Fprintf(progress, "[infbench] engine %s: no server metrics: "+format+"\n", append([]any{x.Config.Name}, args...)...)
+		}
+	}
+	url := x.Endpoint.MetricsURL
+	if url == "" {
+		why("it has no Prometheus endpoint (metrics: in engines.yaml; TensorRT-LLM serves /prometheus/metrics only with return_perf_metrics: true)")
+		return none
+	}
+	smp, err := servermetrics.Start(ctx, url)
+	if err != nil {
+		why("%v; its cells run without them", err)
+		return none
+	}
+	return func(ctx context.Context, c cell.Cell) *servermetrics.Cell {
+		m := smp.Stop(ctx)
+		m.FlagBatchLimit(c.Concurrency)
+		if m.FailedScrapes > 0 {
+			fmt.Fprintf(progress, "[infbench] %s: %d scrapes of %s failed (the figures are of the others), last: %s\n",
+				c.Name(), m.FailedScrapes, url, m.LastError)
+		}
+		for _, f := range m.Flags {
+			fmt.Fprintf(progress, "[infbench] %s: flag: %s\n", c.Name(), f)
+		}
+		return &m
+	}
+}
+
+// serverLine is a cell's server metrics as benchmark metrics.
+func serverLine(m *servermetrics.Cell) []loadgen.Metric {
+	if m == nil {
+		return nil
+	}
+	sm := m.Metrics()
+	out := make([]loadgen.Metric, len(sm))
+	for i, x := range sm {
+		out[i] = loadgen.Metric{Value: x.Value, Unit: x.Unit}
+	}
+	return out
 }
 
 // target is the endpoint as the client sees it: where to send, and the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/servermetrics"
 )
 
 // File names inside a results folder.
@@ -50,10 +51,13 @@ type Request struct {
 	loadgen.Record
 }
 
-// CellSummary is one cell run's summary in summary.json.
+// CellSummary is one cell run's summary in summary.json, with what the
+// engine's own metrics said over it (nil when it has no metrics endpoint
+// or its scrape failed).
 type CellSummary struct {
 	Key
-	Summary loadgen.Summary `json:"summary"`
+	Summary loadgen.Summary     `json:"summary"`
+	Server  *servermetrics.Cell `json:"server,omitempty"`
 }
 
 // Summaries is summary.json: the cell runs in the order they finished.

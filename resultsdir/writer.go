@@ -127,9 +127,15 @@ func (w *Writer) Sink(k Key) func(loadgen.Record) {
 // AddSummary adds a cell run's summary and rewrites summary.json
 // atomically. It also returns the first error of the requests' sink.
 func (w *Writer) AddSummary(k Key, s loadgen.Summary) error {
+	return w.Add(CellSummary{Key: k, Summary: s})
+}
+
+// Add adds a cell run's summary with its server metrics, as AddSummary
+// does.
+func (w *Writer) Add(cs CellSummary) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.sums.Cells = append(w.sums.Cells, CellSummary{Key: k, Summary: s})
+	w.sums.Cells = append(w.sums.Cells, cs)
 	if err := WriteJSON(filepath.Join(w.dir, SummaryFile), &w.sums); err != nil {
 		return err
 	}
