@@ -19,6 +19,7 @@ func markdown(w io.Writer, run *resultsdir.Run, cats []*Category, open []results
 	for _, c := range cats {
 		fmt.Fprintf(&b, "## prompt=%s\n\n", c.Prompt)
 		writeTable(&b, c)
+		writeServerTable(&b, c)
 		writeFlags(&b, c)
 		for _, ch := range charts[c.Prompt] {
 			fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Caption, ch.File)
@@ -112,6 +113,41 @@ func writeTable(b *strings.Builder, c *Category) {
 	if reps > 1 {
 		fmt.Fprintf(b, "Each number is the median over the cell's repetitions (up to %d).\n\n", reps)
 	}
+}
+
+// writeServerTable writes, when any cell of the category has server
+// metrics, one row per engine and concurrency with what the engine's own
+// metrics said: requests running and waiting (mean / max), KV-cache use
+// (mean / peak), preemptions and the prefix-cache hit rate; "–" where
+// the engine does not export one.
+func writeServerTable(b *strings.Builder, c *Category) {
+	var rows []*Point
+	for _, e := range c.Engines {
+		for _, conc := range c.Concs {
+			if p := c.At(e, conc); p != nil && p.Server != nil {
+				rows = append(rows, p)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("Server metrics, from each engine's Prometheus endpoint over the cell (warmup included):\n\n")
+	b.WriteString("| engine | conc | running mean / max | waiting mean / max | KV cache mean / peak % | preemptions | prefix hit % |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	pair := func(a, m float64, prec int) string {
+		if math.IsNaN(a) && math.IsNaN(m) {
+			return "–"
+		}
+		return num(a, prec) + " / " + num(m, prec)
+	}
+	for _, p := range rows {
+		s := p.Server
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", mdEscape(p.Engine), p.Conc,
+			pair(s.RunningMean, s.RunningMax, 1), pair(s.WaitingMean, s.WaitingMax, 1),
+			pair(s.KVUsageMeanPct, s.KVUsagePeakPct, 1), num(s.Preemptions, 0), num(s.PrefixHitPct, 1))
+	}
+	b.WriteString("\n")
 }
 
 func writeFlags(b *strings.Builder, c *Category) {

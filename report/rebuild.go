@@ -10,6 +10,7 @@ import (
 
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
+	"github.com/infbench/infbench/servermetrics"
 )
 
 // Recompute summarises the requests of every cell run: the records of
@@ -39,7 +40,9 @@ func Recompute(reqs []resultsdir.Request, slo loadgen.SLO, order []resultsdir.Ke
 	return out
 }
 
-// rebuild recomputes dir's summary.json from requests.jsonl and writes it.
+// rebuild recomputes dir's summary.json from requests.jsonl and writes it,
+// keeping each cell's server metrics from the old one (they are not in
+// requests.jsonl).
 func rebuild(dir string, run *resultsdir.Run, warn func(string)) (*resultsdir.Summaries, error) {
 	reqs, truncated, err := resultsdir.ReadRequests(dir)
 	if err != nil {
@@ -49,13 +52,18 @@ func rebuild(dir string, run *resultsdir.Run, warn func(string)) (*resultsdir.Su
 		warn(fmt.Sprintf("%s: the last line was cut short (the run was killed while writing it) and is left out", resultsdir.RequestsFile))
 	}
 	var order []resultsdir.Key
+	server := map[resultsdir.Key]*servermetrics.Cell{} // not in requests.jsonl: kept from the old summary
 	if old, err := resultsdir.ReadSummaries(dir); err == nil {
 		for _, c := range old.Cells {
 			order = append(order, c.Key)
+			server[c.Key] = c.Server
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		warn(fmt.Sprintf("ignoring the old %s: %v", resultsdir.SummaryFile, err))
 	}
 	sums := &resultsdir.Summaries{Cells: Recompute(reqs, run.SLO, order)}
+	for i := range sums.Cells {
+		sums.Cells[i].Server = server[sums.Cells[i].Key]
+	}
 	return sums, resultsdir.WriteJSON(filepath.Join(dir, resultsdir.SummaryFile), sums)
 }

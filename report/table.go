@@ -8,6 +8,7 @@ import (
 
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
+	"github.com/infbench/infbench/servermetrics"
 )
 
 // Category is one prompt category of a run: its engines side by side at
@@ -42,9 +43,24 @@ type Point struct {
 	// leave out a p99 drawn from fewer than loadgen.MinSamples("p99").
 	TailN int
 
-	// Flags are the cell's summary flags; with several repetitions each
-	// says which one ("rep 2: …").
+	// Server is what the engine's own metrics said (the median over the
+	// repetitions that have each), nil when no repetition has them.
+	Server *ServerPoint
+
+	// Flags are the cell's summary flags, then its server metrics'
+	// flags; with several repetitions each says which one ("rep 2: …").
 	Flags []string
+}
+
+// ServerPoint is a cell's server metrics (package servermetrics), each
+// the median over the repetitions that have it; NaN where none has.
+type ServerPoint struct {
+	RunningMean, RunningMax float64
+	WaitingMean, WaitingMax float64
+	KVUsageMeanPct          float64
+	KVUsagePeakPct          float64
+	Preemptions             float64
+	PrefixHitPct            float64
 }
 
 // At returns the point of engine at conc, or nil.
@@ -115,8 +131,13 @@ func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
 			p.TailN = r.Summary.TTFT.N
 		}
 	}
+	p.Server = newServerPoint(reps)
 	for _, r := range reps {
-		for _, f := range r.Summary.Flags {
+		flags := r.Summary.Flags
+		if r.Server != nil {
+			flags = append(slices.Clone(flags), r.Server.Flags...)
+		}
+		for _, f := range flags {
 			if len(reps) > 1 {
 				f = fmt.Sprintf("rep %d: %s", r.Rep, f)
 			}
@@ -124,6 +145,54 @@ func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
 		}
 	}
 	return p
+}
+
+func newServerPoint(reps []resultsdir.CellSummary) *ServerPoint {
+	if !slices.ContainsFunc(reps, func(r resultsdir.CellSummary) bool { return r.Server != nil }) {
+		return nil
+	}
+	med := func(f func(c *servermetrics.Cell) (float64, bool)) float64 {
+		var xs []float64
+		for i := range reps {
+			if reps[i].Server == nil {
+				continue
+			}
+			if v, ok := f(reps[i].Server); ok {
+				xs = append(xs, v)
+			}
+		}
+		return median(xs)
+	}
+	stat := func(get func(c *servermetrics.Cell) *servermetrics.Stat, mean bool) float64 {
+		return med(func(c *servermetrics.Cell) (float64, bool) {
+			s := get(c)
+			if s == nil {
+				return 0, false
+			}
+			if mean {
+				return s.Mean, true
+			}
+			return s.Max, true
+		})
+	}
+	ptr := func(get func(c *servermetrics.Cell) *float64) float64 {
+		return med(func(c *servermetrics.Cell) (float64, bool) {
+			if v := get(c); v != nil {
+				return *v, true
+			}
+			return 0, false
+		})
+	}
+	running := func(c *servermetrics.Cell) *servermetrics.Stat { return c.Running }
+	waiting := func(c *servermetrics.Cell) *servermetrics.Stat { return c.Waiting }
+	kv := func(c *servermetrics.Cell) *servermetrics.Stat { return c.KVUsagePct }
+	return &ServerPoint{
+		RunningMean: stat(running, true), RunningMax: stat(running, false),
+		WaitingMean: stat(waiting, true), WaitingMax: stat(waiting, false),
+		KVUsageMeanPct: stat(kv, true), KVUsagePeakPct: stat(kv, false),
+		Preemptions:  ptr(func(c *servermetrics.Cell) *float64 { return c.Preemptions }),
+		PrefixHitPct: ptr(func(c *servermetrics.Cell) *float64 { return c.PrefixHitPct }),
+	}
 }
 
 // median of xs (sorted in place); NaN when empty.
