@@ -29,8 +29,8 @@ func TestReportServerMetrics(t *testing.T) {
 	require.NoError(t, err)
 	f := func(v float64) *float64 { return &v }
 	server := map[string]*servermetrics.Cell{
-		"sim/1":  {Engine: "sim", Running: &servermetrics.Stat{Mean: 1, Max: 1}, Waiting: &servermetrics.Stat{}, Preemptions: f(0)},
-		"sim/8":  {Engine: "sim", Running: &servermetrics.Stat{Mean: 3.5, Max: 4}, Waiting: &servermetrics.Stat{Mean: 3, Max: 4}, Preemptions: f(0)},
+		"sim/1": {Engine: "sim", Running: &servermetrics.Stat{Mean: 1, Max: 1}, Waiting: &servermetrics.Stat{}, Preemptions: f(0)},
+		"sim/8": {Engine: "sim", Running: &servermetrics.Stat{Mean: 3.5, Max: 4}, Waiting: &servermetrics.Stat{Mean: 3, Max: 4}, Preemptions: f(0)},
 		"vllm/1": {Engine: "vllm", Running: &servermetrics.Stat{Mean: 1, Max: 1}, Waiting: &servermetrics.Stat{},
 			KVUsagePct: &servermetrics.Stat{Mean: 12.5, Max: 25}, Preemptions: f(3), PrefixHitPct: f(1.5)},
 		"vllm/8": nil, // no metrics for this cell
