@@ -67,6 +67,13 @@ func TestBatchLimitFlag(t *testing.T) {
 	assert.Equal(t, 0.0, below.Waiting.Max)
 	assert.Empty(t, below.Flags)
 
+	// Idle again: the simulator shows no request left over from the
+	// cells (a gauge not updated when its batch drained would).
+	idle, err := servermetrics.Scrape(t.Context(), http.DefaultClient, url+"/metrics")
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, idle[servermetrics.Running].V)
+	assert.Equal(t, 0.0, idle[servermetrics.Waiting].V)
+
 	open := above
 	open.Flags = nil
 	assert.False(t, open.FlagBatchLimit(0), "an open loop has no concurrency to fall short of")

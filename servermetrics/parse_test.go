@@ -111,3 +111,12 @@ func TestNamesTable(t *testing.T) {
 		seen[n.Metric] = n.Quantity
 	}
 }
+
+// README.md's mapping table names every metric of Names.
+func TestREADMECopiesNames(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	for _, n := range servermetrics.Names() {
+		assert.Contains(t, string(readme), "`"+n.Metric+"`", "README.md's server-metrics table lacks %s (%s)", n.Metric, n.Quantity)
+	}
+}

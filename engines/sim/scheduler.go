@@ -164,6 +164,11 @@ func (sc *scheduler) run(ctx context.Context) {
 			}
 		}
 		running = kept
+		// Finished sequences have left: /metrics must not go on showing
+		// them while the scheduler waits for the next request.
+		sc.mu.Lock()
+		sc.running = len(running)
+		sc.mu.Unlock()
 	}
 }
 
