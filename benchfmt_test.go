@@ -87,8 +87,9 @@ func TestBenchmarkOutputParses(t *testing.T) {
 		if strings.HasPrefix(u, "gpu-") || u == "J/tok" || u == "W" {
 			t.Errorf("GPU metric %s reported on a simulator run", u)
 		}
-		if !strings.HasSuffix(u, "-ns") && !strings.Contains(u, "/s") && u != "err-%" {
-			t.Errorf("unit %q: want a latency ending in -ns, a rate in /s, or err-%%", u)
+		serverCount := u == "server-running-max" || u == "server-waiting-max" || u == "preemptions"
+		if !strings.HasSuffix(u, "-ns") && !strings.Contains(u, "/s") && !strings.HasSuffix(u, "-%") && !serverCount {
+			t.Errorf("unit %q: want a latency ending in -ns, a rate in /s, a share ending in -%%, or a server count (server-running-max, server-waiting-max, preemptions)", u)
 		}
 	}
 	// 4 requests: no p90, p95 or p99 over requests (flagged in

@@ -33,7 +33,7 @@ type Cell struct {
 
 // Stat is a gauge over a cell: the mean of the samples taken while it ran
 // and the largest value any scrape saw (the one before and after
-// included).
+// included). A cell without a sample while it ran has no Stat.
 type Stat struct {
 	Mean float64 `json:"mean"`
 	Max  float64 `json:"max"`
@@ -74,18 +74,14 @@ func summarise(before Snapshot, during []Snapshot, after Snapshot) Cell {
 				st.N++
 			}
 		}
-		if st.N > 0 {
-			st.Mean = sum / float64(st.N)
-		} else {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s: no sample while the cell ran (it was shorter than the sampling interval): the mean is of the scrapes before and after", q))
-			for _, s := range []Snapshot{before, after} {
-				if v, ok := s[q]; ok {
-					sum += v.V * scale
-					st.N++
-				}
-			}
-			st.Mean = sum / float64(st.N)
+		if st.N == 0 {
+			// The scrapes before and after see an idle engine: they
+			// would report a busy cell as empty.
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: no sample while the cell ran (it was shorter than the sampling interval): left out", q))
+			delete(c.Names, q)
+			return nil
 		}
+		st.Mean = sum / float64(st.N)
 		return &st
 	}
 	// delta is a counter's increase from before to after (else the last
@@ -134,8 +130,12 @@ func summarise(before Snapshot, during []Snapshot, after Snapshot) Cell {
 			c.PrefixHitPct = &st.Mean
 		}
 	}
-	if st := gauge(MaxBatch, 1); st != nil {
-		c.MaxBatch = &st.Max
+	for _, s := range all { // a setting: any scrape tells it
+		if v, ok := s[MaxBatch]; ok {
+			c.MaxBatch = &v.V
+			c.Names[MaxBatch] = v.Metric
+			break
+		}
 	}
 	return c
 }

@@ -165,3 +165,22 @@ func TestSamplerFailures(t *testing.T) {
 	require.NotNil(t, c.Running)
 	assert.Equal(t, "sim", c.Engine)
 }
+
+// A cell shorter than the interval has no sample while it ran: its
+// gauges are left out (the idle scrapes before and after would say
+// nothing ran) and a note says why; its counters still count.
+func TestSamplerCellShorterThanInterval(t *testing.T) {
+	srv := newChangingServer(t)
+	s, err := servermetrics.Start(t.Context(), srv.URL+"/metrics", servermetrics.WithInterval(time.Hour))
+	require.NoError(t, err)
+	c := s.Stop(t.Context())
+	assert.Zero(t, c.Scrapes)
+	assert.Nil(t, c.Running)
+	assert.Nil(t, c.Waiting)
+	assert.Nil(t, c.KVUsagePct)
+	assert.NotContains(t, c.Names, servermetrics.Running)
+	assert.Contains(t, c.Notes, "running: no sample while the cell ran (it was shorter than the sampling interval): left out")
+	require.NotNil(t, c.Preemptions)
+	assert.Equal(t, 2.0, *c.Preemptions, "one scrape apart: 2 × (1 − 0)")
+	assert.False(t, c.FlagBatchLimit(100))
+}
