@@ -19,9 +19,11 @@
 //     the simulator, or a server already running), takes the GPU memory
 //     baseline, and records what it is in run.json.
 //   - Engine.Measure runs one cell on it (cell.Run, with the client and
-//     loops of package loadgen), appends every request to requests.jsonl
-//     as it completes and the cell's summary to summary.json, and returns
-//     the metrics of its benchmark line.
+//     loops of package loadgen) while package servermetrics samples the
+//     engine's own Prometheus metrics, appends every request to
+//     requests.jsonl as it completes and the cell's summary, with the
+//     server metrics beside it, to summary.json, and returns the metrics
+//     of its benchmark line.
 //   - Run.Close renders the charts and report.md (package report).
 //   - Main, TestMain's body, checks the flags and the -bench pattern before
 //     anything starts and decides the exit status from what was measured:
