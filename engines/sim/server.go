@@ -34,6 +34,9 @@ type Config struct {
 	MaxBatch   int    // sequences in the running batch (default 256)
 	MaxPrefill int    // prompt tokens prefilled per step (default 8192)
 	Timing     Timing // default DefaultTiming()
+	// Personality makes the simulator a twin of one engine; Plain (the
+	// zero value) keeps its own contract.
+	Personality Personality
 }
 
 // Server is a simulated engine. Create it with New, run its scheduler with
