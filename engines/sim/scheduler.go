@@ -13,7 +13,10 @@ type seq struct {
 
 	prefillLeft int // prompt tokens not yet prefilled (scheduler only)
 
+	// hold: the scheduler notifies the handler every second token
+	// (a twin's merging under load; see Config.MergeAt).
 	mu       sync.Mutex
+	hold     bool
 	produced int         // tokens generated so far
 	stamps   []time.Time // when each token was produced
 	done     bool
@@ -53,10 +56,29 @@ type scheduler struct {
 	maxPrefill int
 	in         chan *seq
 
+	mergeAt int // merge tokens when the batch holds at least this many (0: never)
+
 	mu      sync.Mutex
 	running int // for /metrics and tests
 	waiting int
 	peak    int
+	totals  totals
+}
+
+// totals are the scheduler's counters and last-step state for the twins'
+// /metrics and SGLang's health check.
+type totals struct {
+	context    int       // tokens held by the running batch after the last step
+	prompt     int       // prompt tokens prefilled, all time
+	generated  int       // tokens generated, all time
+	finished   int       // sequences finished, all time
+	lastOutput time.Time // when a step last produced a token
+}
+
+func (sc *scheduler) counters() totals {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.totals
 }
 
 func (sc *scheduler) stats() (running, waiting, peak int) {
@@ -136,12 +158,15 @@ func (sc *scheduler) run(ctx context.Context) {
 		// Apply it.
 		budget = sc.maxPrefill
 		kept := running[:0]
+		merge := sc.mergeAt > 0 && len(running) >= sc.mergeAt
+		var t totals
 		for _, s := range running {
 			emit := false
 			if s.prefillLeft > 0 {
 				n := min(s.prefillLeft, budget)
 				s.prefillLeft -= n
 				budget -= n
+				t.prompt += n
 				emit = s.prefillLeft == 0 // prefill ends with the first token
 			} else {
 				emit = true
@@ -153,14 +178,22 @@ func (sc *scheduler) run(ctx context.Context) {
 				s.stamps = append(s.stamps, now)
 				finished = s.produced >= s.target
 				s.done = finished
+				s.hold = merge && !s.hold && !finished
+				hold := s.hold
 				s.mu.Unlock()
-				select {
-				case s.notify <- struct{}{}:
-				default:
+				t.generated++
+				if !hold {
+					select {
+					case s.notify <- struct{}{}:
+					default:
+					}
 				}
 			}
 			if !finished {
 				kept = append(kept, s)
+				t.context += s.promptTokens - s.prefillLeft + s.produced
+			} else {
+				t.finished++
 			}
 		}
 		running = kept
@@ -168,6 +201,13 @@ func (sc *scheduler) run(ctx context.Context) {
 		// them while the scheduler waits for the next request.
 		sc.mu.Lock()
 		sc.running = len(running)
+		sc.totals.context = t.context
+		sc.totals.prompt += t.prompt
+		sc.totals.generated += t.generated
+		sc.totals.finished += t.finished
+		if t.generated > 0 {
+			sc.totals.lastOutput = now
+		}
 		sc.mu.Unlock()
 	}
 }

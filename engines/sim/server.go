@@ -21,30 +21,65 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Config configures a simulated engine.
 type Config struct {
-	Model      string // served model name
+	Model      string // served model name (TensorRT-LLM: the checkpoint id)
 	MaxBatch   int    // sequences in the running batch (default 256)
 	MaxPrefill int    // prompt tokens prefilled per step (default 8192)
 	Timing     Timing // default DefaultTiming()
 	// Personality makes the simulator a twin of one engine; Plain (the
 	// zero value) keeps its own contract.
 	Personality Personality
+
+	// StartupDelay is how long the engine "loads its model" after New.
+	// Plain answers /health and generation with 503 meanwhile; the twins
+	// drop every connection unanswered, as the engines' unlistened
+	// sockets look through a Docker published port (twin.go, refuse).
+	// SGLang then warms up (twin_sglang.go) before its health routes
+	// answer 200.
+	StartupDelay time.Duration
+	// EnableMetrics mounts the Prometheus endpoint where the engine needs
+	// a switch for it: SGLang's --enable-metrics (/metrics) and
+	// TensorRT-LLM's return_perf_metrics: true (/prometheus/metrics).
+	// Plain and vLLM always serve /metrics.
+	EnableMetrics bool
+	// MergeAt: when the running batch holds at least MergeAt sequences,
+	// the vLLM and SGLang twins send each sequence's tokens two to a
+	// chunk (the scheduler hands them over every second step), as those
+	// engines merge the tokens a sequence produced while its client was
+	// behind. Zero: 64; negative: never. Plain and TensorRT-LLM (one
+	// chunk per iteration) ignore it.
+	MergeAt int
+	// FailAfter makes every stream fail after this many tokens (0:
+	// never), for tests of mid-stream errors: vLLM and SGLang send an
+	// error event and [DONE], TensorRT-LLM drops the connection, Plain
+	// sends an error event.
+	FailAfter int
+	// KVTokens is the KV-cache capacity in tokens behind the twins' usage
+	// gauges (vllm:kv_cache_usage_perc, sglang:token_usage); default
+	// 1<<20. The simulator never preempts: usage above 1 is reported as is.
+	KVTokens int
 }
 
 // Server is a simulated engine. Create it with New, run its scheduler with
 // Run, and serve it as an http.Handler.
 type Server struct {
-	cfg   Config
-	sched *scheduler
-	mux   *http.ServeMux
+	cfg      Config
+	contract contract
+	sched    *scheduler
+	mux      *http.ServeMux
+	readyAt  time.Time // end of StartupDelay
+	created  int64
+	warm     atomic.Bool // SGLang's warm-up finished (server_status Up)
 }
 
 // New returns a server for cfg, filling in defaults.
@@ -61,24 +96,45 @@ func New(cfg Config) *Server {
 	if cfg.Timing == nil {
 		cfg.Timing = DefaultTiming()
 	}
-	s := &Server{cfg: cfg, sched: &scheduler{timing: cfg.Timing, maxBatch: cfg.MaxBatch,
-		maxPrefill: cfg.MaxPrefill, in: make(chan *seq, 1024)}}
+	if cfg.MergeAt == 0 {
+		cfg.MergeAt = 64
+	}
+	if cfg.KVTokens <= 0 {
+		cfg.KVTokens = 1 << 20
+	}
+	now := time.Now()
+	s := &Server{cfg: cfg, contract: contractFor(cfg.Personality), readyAt: now.Add(cfg.StartupDelay), created: now.Unix(),
+		sched: &scheduler{timing: cfg.Timing, maxBatch: cfg.MaxBatch,
+			maxPrefill: cfg.MaxPrefill, in: make(chan *seq, 1024)}}
+	if s.contract.style.merge && cfg.MergeAt > 0 {
+		s.sched.mergeAt = cfg.MergeAt
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("GET /v1/models", s.models)
-	mux.HandleFunc("GET /metrics", s.metrics)
+	s.contract.routes(s, mux)
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
 	s.mux = mux
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A twin still loading its model
+// drops the connection unanswered.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Personality != Plain && !s.loaded() {
+		refuse(w)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Run runs the scheduler until ctx is done. Requests sent while it is not
-// running wait.
-func (s *Server) Run(ctx context.Context) { s.sched.run(ctx) }
+// running wait. An SGLang twin warms up once its StartupDelay has passed.
+func (s *Server) Run(ctx context.Context) {
+	if s.cfg.Personality == SGLang {
+		go s.warmUp(ctx)
+	}
+	s.sched.run(ctx)
+}
 
 // PeakBatch is the largest running batch seen.
 func (s *Server) PeakBatch() int { _, _, p := s.sched.stats(); return p }
@@ -126,8 +182,8 @@ type request struct {
 	Stream              bool            `json:"stream"`
 	IgnoreEOS           bool            `json:"ignore_eos"`
 	StreamOptions       *struct {
-		IncludeUsage         bool `json:"include_usage"`
-		ContinuousUsageStats bool `json:"continuous_usage_stats"`
+		IncludeUsage         *bool `json:"include_usage"`
+		ContinuousUsageStats *bool `json:"continuous_usage_stats"`
 	} `json:"stream_options"`
 }
 
@@ -165,26 +221,31 @@ func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 		running, waiting, s.cfg.MaxBatch)
 }
 
-func apiError(w http.ResponseWriter, code int, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"object": "error", "type": http.StatusText(code),
-		"code": code, "message": fmt.Sprintf(format, args...)})
+// plainError is the simulator's own error body.
+func plainError(code int, _, msg string) any {
+	return map[string]any{"object": "error", "type": http.StatusText(code), "code": code, "message": msg}
 }
 
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
-	var req request
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&req); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid JSON body: %v", err)
+	if s.cfg.Personality == Plain && !s.loaded() {
+		s.fail(w, http.StatusServiceUnavailable, "", "the model is loading")
 		return
 	}
-	if req.Model != s.cfg.Model {
-		apiError(w, http.StatusNotFound, "The model `%s` does not exist.", req.Model)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+	var req request
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		s.fail(w, http.StatusBadRequest, "Bad Request", fmt.Sprintf("invalid JSON body: %v", err))
+		return
+	}
+	if !s.contract.check(s, w, chat, body, &req) {
 		return
 	}
 	text, err := promptText(req, chat)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "%v", err)
+		s.fail(w, http.StatusBadRequest, "BadRequestError", err.Error())
 		return
 	}
 	maxTokens := 16
@@ -195,7 +256,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		maxTokens = *req.MaxTokens
 	}
 	if maxTokens < 1 {
-		apiError(w, http.StatusBadRequest, "max_tokens must be at least 1, got %d", maxTokens)
+		s.fail(w, http.StatusBadRequest, "BadRequestError", fmt.Sprintf("max_tokens must be at least 1, got %d", maxTokens))
 		return
 	}
 	prompt := PromptTokens(text)
@@ -217,21 +278,49 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 
-	st := stream{w: w, chat: chat, model: s.cfg.Model, id: "cmpl-sim-" + strconv.FormatUint(uint64(time.Now().UnixNano()), 36),
-		created: time.Now().Unix(), prompt: prompt, reason: reason, final: target}
-	if req.StreamOptions != nil {
-		st.usage = req.StreamOptions.IncludeUsage
-		st.continuous = req.StreamOptions.ContinuousUsageStats
-	}
+	st := s.newStream(w, req, chat, prompt, target, reason)
 	if !req.Stream {
 		s.whole(w, r, sq, &st)
 		return
 	}
+	s.streamOut(w, r, sq, &st)
+}
+
+// newStream sets up the chunks of one response in the personality's style.
+func (s *Server) newStream(w http.ResponseWriter, req request, chat bool, prompt, target int, reason string) stream {
+	style := s.contract.style
+	st := stream{w: w, style: style, chat: chat, model: s.cfg.Model,
+		id:      "cmpl-sim-" + strconv.FormatUint(uint64(time.Now().UnixNano()), 36),
+		created: time.Now().Unix(), prompt: prompt, reason: reason, final: target}
+	if style.echoModel {
+		st.model = req.Model
+	}
+	if o := req.StreamOptions; o != nil {
+		st.usage = orDefault(o.IncludeUsage, style.usageDefault)
+		st.continuous = orDefault(o.ContinuousUsageStats, style.continuousDefault)
+		if s.cfg.Personality != Plain {
+			// The engines' include_continuous_usage = include_usage and
+			// continuous_usage_stats; Plain takes each flag by itself.
+			st.continuous = st.usage && st.continuous
+		}
+	}
+	return st
+}
+
+func orDefault(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
+
+// streamOut sends the event stream of sq as it is generated.
+func (s *Server) streamOut(w http.ResponseWriter, r *http.Request, sq *seq, st *stream) {
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	if chat {
+	if st.chat {
 		st.role()
 	}
 	if flusher != nil {
@@ -245,10 +334,18 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 			return
 		}
 		n, done := sq.progress()
-		for ; sent < n; sent++ {
-			st.token(sent)
+		if f := s.cfg.FailAfter; f > 0 && n >= f {
+			n, done = f, false
+			st.emit(sent, n)
+			s.failStream(w, st)
+			return
 		}
+		st.emit(sent, n)
+		sent = n
 		if done {
+			if st.style.separateFinish {
+				st.finish()
+			}
 			if st.usage {
 				st.usageChunk()
 			}
@@ -265,6 +362,44 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 			return
 		}
 	}
+}
+
+// emit writes tokens [from, to): one chunk each, or one chunk for all of
+// them where the personality merges.
+func (st *stream) emit(from, to int) {
+	if from >= to {
+		return
+	}
+	if st.style.merge {
+		st.tokens(from, to)
+		return
+	}
+	for i := from; i < to; i++ {
+		st.token(i)
+	}
+}
+
+// failStream ends a stream as the personality does when generation
+// fails (Config.FailAfter).
+func (s *Server) failStream(w http.ResponseWriter, st *stream) {
+	if st.style.failure == failDrop {
+		_, _ = w.Write(st.buf)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		panic(http.ErrAbortHandler) // no error event, no [DONE], no chunked terminator
+	}
+	errorBody := st.style.streamError
+	if errorBody == nil {
+		errorBody = st.style.errorBody
+	}
+	body, _ := json.Marshal(errorBody(http.StatusInternalServerError, "InternalServerError",
+		fmt.Sprintf("simulated engine failure after %d tokens (Config.FailAfter)", s.cfg.FailAfter)))
+	st.errorEvent(body)
+	if st.style.failure == failEventDone {
+		st.buf = append(st.buf, "data: [DONE]\n\n"...)
+	}
+	_, _ = w.Write(st.buf)
 }
 
 // whole answers a non-streaming request once generation ends.
