@@ -8,6 +8,7 @@ import (
 
 // seq is one request inside the simulated engine.
 type seq struct {
+	born         time.Time // when the handler made it
 	promptTokens int
 	target       int // tokens to generate
 
@@ -25,7 +26,7 @@ type seq struct {
 }
 
 func newSeq(prompt, target int) *seq {
-	return &seq{promptTokens: prompt, target: target, prefillLeft: prompt,
+	return &seq{born: time.Now(), promptTokens: prompt, target: target, prefillLeft: prompt,
 		notify: make(chan struct{}, 1), gone: make(chan struct{})}
 }
 

@@ -80,6 +80,7 @@ type Server struct {
 	readyAt  time.Time // end of StartupDelay
 	created  int64
 	warm     atomic.Bool // SGLang's warm-up finished (server_status Up)
+	last     atomic.Pointer[seq] // the last request admitted, for tests
 }
 
 // New returns a server for cfg, filling in defaults.
@@ -272,6 +273,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 
 	sq := newSeq(prompt, target)
 	defer close(sq.gone)
+	s.last.Store(sq)
 	select {
 	case s.sched.in <- sq:
 	case <-r.Context().Done():

@@ -72,7 +72,13 @@ func plainContract() contract {
 	return contract{
 		ownedBy: "infbench-sim",
 		routes: func(s *Server, mux *http.ServeMux) {
-			mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+			mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+				if !s.loaded() {
+					w.WriteHeader(http.StatusServiceUnavailable) // Config.StartupDelay
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
 			mux.HandleFunc("GET /v1/models", s.models)
 			mux.HandleFunc("GET /metrics", s.metrics)
 		},
