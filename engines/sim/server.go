@@ -13,6 +13,19 @@
 // max_tokens defaults to 16; without ignore_eos a request stops at a
 // pseudo-random natural length (finish_reason "stop"), so a client that
 // forgets ignore_eos sees short outputs, as it would on a real engine.
+//
+// Config.Personality makes the server a twin of one engine at the version
+// testdata/engines.yaml pins, each behaviour cited in a comment to the
+// engine source docs/engine-facts.md read (and marked where it was not
+// verified at the pin): twin_vllm.go, twin_sglang.go, twin_trtllm.go, on
+// the shared pieces of twin.go and stream.go. A twin reproduces routes
+// and their timing (loading, SGLang's warm-up and 1 s health_generate,
+// TensorRT-LLM's generating health_generate), request validation
+// (TensorRT-LLM's extra="forbid" per API, unknown model names), the
+// stream's shape (role chunk, merged tokens, SGLang's finish chunk,
+// per-chunk usage, TensorRT-LLM's framing and dropped connection) and
+// the engine's own /metrics names, which package servermetrics maps. It
+// cannot reproduce the engines' numbers: timing is the Timing model's.
 package sim
 
 import (
@@ -246,7 +259,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	text, err := promptText(req, chat)
 	if err != nil {
-		s.fail(w, http.StatusBadRequest, "BadRequestError", err.Error())
+		s.fail(w, http.StatusBadRequest, "Bad Request", err.Error()) // a validation error
 		return
 	}
 	maxTokens := 16
@@ -367,7 +380,9 @@ func (s *Server) streamOut(w http.ResponseWriter, r *http.Request, sq *seq, st *
 }
 
 // emit writes tokens [from, to): one chunk each, or one chunk for all of
-// them where the personality merges.
+// them where the personality merges (vLLM, SGLang): so tokens merge when
+// the handler is behind the scheduler, as on the engines when the client
+// is, and deterministically at Config.MergeAt.
 func (st *stream) emit(from, to int) {
 	if from >= to {
 		return
