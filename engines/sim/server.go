@@ -92,7 +92,7 @@ type Server struct {
 	mux      *http.ServeMux
 	readyAt  time.Time // end of StartupDelay
 	created  int64
-	warm     atomic.Bool // SGLang's warm-up finished (server_status Up)
+	warm     atomic.Bool         // SGLang's warm-up finished (server_status Up)
 	last     atomic.Pointer[seq] // the last request admitted, for tests
 }
 
