@@ -96,8 +96,12 @@ type Server struct {
 	last     atomic.Pointer[seq] // the last request admitted, for tests
 }
 
-// New returns a server for cfg, filling in defaults.
+// New returns a server for cfg, filling in defaults. A personality
+// ParsePersonality rejects is served as Plain (Listen refuses it).
 func New(cfg Config) *Server {
+	if _, err := ParsePersonality(string(cfg.Personality)); err != nil {
+		cfg.Personality = Plain
+	}
 	if cfg.Model == "" {
 		cfg.Model = "sim"
 	}
@@ -166,6 +170,9 @@ func (l *Listening) Close() { l.stop() }
 // Listen serves a new simulated engine on addr ("127.0.0.1:0" for any free
 // loopback port) until Close or ctx is done.
 func Listen(ctx context.Context, addr string, cfg Config) (*Listening, error) {
+	if _, err := ParsePersonality(string(cfg.Personality)); err != nil {
+		return nil, err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {

@@ -17,7 +17,18 @@ import (
 	"github.com/infbench/infbench/servermetrics"
 )
 
-var twins = []Personality{VLLM, SGLang, TRTLLM}
+var twins = Personalities
+
+func TestParsePersonality(t *testing.T) {
+	for _, name := range []string{"", "plain", "vllm", "sglang", "trtllm"} {
+		_, err := ParsePersonality(name)
+		assert.NoError(t, err, name)
+	}
+	_, err := ParsePersonality("vLLM")
+	assert.ErrorContains(t, err, `unknown personality "vLLM"`)
+	_, err = Listen(context.Background(), "127.0.0.1:0", Config{Personality: "tgi"})
+	assert.Error(t, err)
+}
 
 // twin serves personality p with a 2 ms step, long enough that the first
 // token comes well after the role chunk.
