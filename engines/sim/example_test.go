@@ -76,3 +76,27 @@ func ExampleListen_completion() {
 	// " the model serves tokens" (length)
 	// prompt tokens: 5 completion tokens: 4
 }
+
+// A TensorRT-LLM twin serves the checkpoint id as its model and rejects a
+// field its chat request model forbids, as trtllm-serve does.
+func ExampleListen_twin() {
+	l, err := sim.Listen(context.Background(), "127.0.0.1:0",
+		sim.Config{Model: "nvidia/Llama-4-Scout-17B-16E-Instruct-FP8", Personality: sim.TRTLLM})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+
+	body := `{"model": "nvidia/Llama-4-Scout-17B-16E-Instruct-FP8", "prompt": "hi", "messages": [{"role": "user", "content": "hi"}]}`
+	resp, err := http.Post(l.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode, out.Error)
+	// Output: 400 [{'type': 'extra_forbidden', 'loc': ('body', 'prompt'), 'msg': 'Extra inputs are not permitted'}]
+}
