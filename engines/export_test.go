@@ -33,5 +33,5 @@ func WithSignals(sigs <-chan os.Signal, raise func(os.Signal)) Option {
 
 // WithGPUMemory replaces NVML.
 func WithGPUMemory(f func(context.Context) (uint64, string, error)) Option {
-	return func(o *options) { o.gpuMemory = f }
+	return func(o *options) { o.gpu = memoryOnly(f) }
 }
