@@ -25,6 +25,10 @@ const (
 	// container.hf_offline does for one): models come from the mounted
 	// Hugging Face cache only.
 	EnvHFOffline = "INFBENCH_HF_OFFLINE"
+	// EnvDriverCheck=off skips the container engines' driver-version
+	// preflight (container.min_driver), for a host that runs a newer CUDA
+	// on an older driver through CUDA forward compatibility.
+	EnvDriverCheck = "INFBENCH_DRIVER_CHECK"
 	// EnvStallTimeout replaces timeouts.stall, e.g. 20s.
 	EnvStallTimeout = "INFBENCH_STALL_TIMEOUT"
 )

@@ -76,15 +76,11 @@ func requirements(ctx context.Context, s Spec, o options) (gpuBytes uint64, gpuN
 	return gpuBytes, gpuName, nil
 }
 
-// EnvDriverCheck=off skips the driver-version preflight, for a host that
-// runs a newer CUDA on an older driver through CUDA forward compatibility.
-const EnvDriverCheck = "INFBENCH_DRIVER_CHECK"
-
 // checkDriver compares the driver NVML reports with the image's minimum
 // (container.min_driver): an older driver fails before the pull, since the
 // engine would fail only after it, with a CUDA error at start-up.
 func checkDriver(s Spec, found string, getenv func(string) string) error {
-	if s.MinDriver == "" || strings.EqualFold(strings.TrimSpace(getenv(EnvDriverCheck)), "off") {
+	if s.MinDriver == "" || strings.EqualFold(strings.TrimSpace(getenv(config.EnvDriverCheck)), "off") {
 		return nil
 	}
 	minimum, err := config.ParseDriverVersion(s.MinDriver)
@@ -93,16 +89,16 @@ func checkDriver(s Spec, found string, getenv func(string) string) error {
 	}
 	if found == "" {
 		return fmt.Errorf("a known NVIDIA driver version: NVML did not report one, and %s needs driver %s or newer: check nvidia-smi, or set %s=off to skip the check",
-			s.Image, s.MinDriver, EnvDriverCheck)
+			s.Image, s.MinDriver, config.EnvDriverCheck)
 	}
 	v, err := config.ParseDriverVersion(found)
 	if err != nil {
-		return fmt.Errorf("a readable NVIDIA driver version: NVML reports %q: %w; set %s=off to skip the check", found, err, EnvDriverCheck)
+		return fmt.Errorf("a readable NVIDIA driver version: NVML reports %q: %w; set %s=off to skip the check", found, err, config.EnvDriverCheck)
 	}
 	if !v.AtLeast(minimum) {
 		return fmt.Errorf("NVIDIA driver %s or newer for %s (container.min_driver): NVML reports driver %s: upgrade the driver "+
 			"(R%d or later), or, on a data-centre GPU with CUDA forward compatibility set up, set %s=off",
-			s.MinDriver, s.Image, found, minimum[0], EnvDriverCheck)
+			s.MinDriver, s.Image, found, minimum[0], config.EnvDriverCheck)
 	}
 	return nil
 }

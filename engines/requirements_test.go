@@ -214,7 +214,7 @@ func TestDriverPreflight(t *testing.T) {
 			}
 			lib := dgxh100.New()
 			lib.DriverVersion = tc.driver
-			o := options{getenv: fakeEnv(map[string]string{"HF_HOME": cachedModel(t, s.Checkpoint), EnvDriverCheck: tc.env}),
+			o := options{getenv: fakeEnv(map[string]string{"HF_HOME": cachedModel(t, s.Checkpoint), config.EnvDriverCheck: tc.env}),
 				docker: func(context.Context) (DockerInfo, error) {
 					return DockerInfo{Runtimes: []string{"nvidia", "runc"}}, nil
 				},
