@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,18 +43,56 @@ type ContainerSpec struct {
 	// Ulimits by name, e.g. memlock: -1, stack: 67108864 (soft = hard).
 	Ulimits map[string]int64 `yaml:"ulimits"`
 	// HFCache mounts the host's Hugging Face cache (HF_HOME, else
-	// ~/.cache/huggingface) at /root/.cache/huggingface.
+	// ~/.cache/huggingface) at /root/.cache/huggingface and sets HF_HOME
+	// to it in the container (each image has its own default).
 	HFCache bool `yaml:"hf_cache"`
+	// HFOffline sets HF_HUB_OFFLINE=1 in the container: the model is read
+	// from the mounted cache only, never fetched (GPU hosts without
+	// internet). INFBENCH_HF_OFFLINE=1 sets it for every engine.
+	HFOffline bool `yaml:"hf_offline"`
+	// MinDriver is the oldest NVIDIA driver the image runs on, as NVML
+	// reports it ("575" or "575.51.03"): the preflight stops before the
+	// pull, naming it and the driver found, when the host's is older.
+	MinDriver string `yaml:"min_driver"`
+	// Files are written into the container before it starts (an engine's
+	// configuration file); their content may use the placeholders.
+	Files []File `yaml:"files"`
 	// Env is set literally in the container; never put secrets here.
 	Env map[string]string `yaml:"env"`
 	// PassEnv names host variables passed through when set (HF_TOKEN);
 	// their values are never printed.
 	PassEnv []string `yaml:"pass_env"`
 	// AcceptedFields, when set, are the only request-body fields the
-	// engine accepts (TensorRT-LLM answers HTTP 400 to any other).
-	AcceptedFields []string `yaml:"accepted_fields"`
+	// engine accepts, per API (TensorRT-LLM answers HTTP 400 to any other).
+	AcceptedFields *AcceptedFields `yaml:"accepted_fields"`
 	// Profiles give the checkpoint and flags per model and GPU profile.
 	Profiles map[string]EngineProfile `yaml:"profiles"`
+}
+
+// AcceptedFields are the request-body fields an engine accepts on each
+// API: TensorRT-LLM's request models forbid extra fields, and its chat and
+// completions models differ (chat has messages and no prompt; completions
+// has prompt and no messages or max_completion_tokens).
+type AcceptedFields struct {
+	Chat        []string `yaml:"chat"`        // POST /v1/chat/completions
+	Completions []string `yaml:"completions"` // POST /v1/completions
+}
+
+// For returns the fields accepted on api (chat or completions); nil: any.
+func (a *AcceptedFields) For(api string) []string {
+	if a == nil {
+		return nil
+	}
+	if api == "completions" {
+		return a.Completions
+	}
+	return a.Chat
+}
+
+// File is a file written into a container before it starts.
+type File struct {
+	Path    string `yaml:"path"`    // absolute path in the container
+	Content string `yaml:"content"` // the file's text; placeholders are filled in
 }
 
 // Default readiness settings of a container engine (container.ready).
@@ -213,13 +252,65 @@ func (e Engine) validateContainer() error {
 			return fmt.Errorf("container.profiles.%s.mem_fraction: %v: give the engine's share of GPU memory, e.g. 0.9", name, p.MemFraction)
 		}
 	}
-	if len(c.AcceptedFields) > 0 {
-		for k := range e.Extra {
-			if !slices.Contains(c.AcceptedFields, k) {
-				return fmt.Errorf("extra: field %q is not in container.accepted_fields (%s): the engine would answer HTTP 400; remove it",
-					k, strings.Join(c.AcceptedFields, ", "))
+	if a := c.AcceptedFields; a != nil {
+		for _, api := range []string{"chat", "completions"} {
+			list := a.For(api)
+			if len(list) == 0 {
+				return fmt.Errorf("container.accepted_fields.%s: empty: list the fields the engine accepts on %s (or leave accepted_fields out)", api, api)
+			}
+			for k := range e.Extra {
+				if !slices.Contains(list, k) {
+					return fmt.Errorf("extra: field %q is not in container.accepted_fields.%s (%s): the engine would answer HTTP 400; remove it",
+						k, api, strings.Join(list, ", "))
+				}
 			}
 		}
 	}
+	if c.MinDriver != "" {
+		if _, err := ParseDriverVersion(c.MinDriver); err != nil {
+			return fmt.Errorf("container.min_driver: %w", err)
+		}
+	}
+	for i, f := range c.Files {
+		switch {
+		case !strings.HasPrefix(f.Path, "/") || strings.HasSuffix(f.Path, "/"):
+			return fmt.Errorf("container.files[%d].path: %q: give an absolute file path in the container, e.g. /etc/infbench/extra.yaml", i, f.Path)
+		case f.Content == "":
+			return fmt.Errorf("container.files[%d] (%s): content is empty: give the file's text", i, f.Path)
+		}
+	}
 	return nil
+}
+
+// DriverVersion is an NVIDIA driver version as NVML reports it,
+// "575.51.03": its numeric parts, major first.
+type DriverVersion []int
+
+// ParseDriverVersion parses "575", "575.51" or "575.51.03".
+func ParseDriverVersion(s string) (DriverVersion, error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	v := make(DriverVersion, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("driver version %q: want numbers separated by dots, as nvidia-smi shows it (e.g. 575 or 575.51.03)", s)
+		}
+		v[i] = n
+	}
+	return v, nil
+}
+
+// AtLeast reports whether v is min or newer; parts min does not give
+// count as equal ("575" holds for every 575.x).
+func (v DriverVersion) AtLeast(min DriverVersion) bool {
+	for i, m := range min {
+		var n int
+		if i < len(v) {
+			n = v[i]
+		}
+		if n != m {
+			return n > m
+		}
+	}
+	return true
 }

@@ -40,14 +40,24 @@ engines:
       image: nvcr.io/nvidia/tensorrt-llm/release:1.2.1
       port: 8000
       ready: {path: /health_generate}
-      accepted_fields: [model, messages, stream]
+      accepted_fields: {chat: [model, messages, stream], completions: [model, prompt, stream]}
 `
 
 func TestContainerStrict(t *testing.T) {
 	cases := []struct{ name, yaml, want string }{
 		{"unknown field", strings.Replace(containerRun, "port: 8000", "prot: 8000", 1),
 			`x.yaml:12: engines[0] (trtllm).container: unknown field "prot"`},
-		{"extra not accepted", containerRun, `extra: field "return_token_ids" is not in container.accepted_fields`},
+		{"extra not accepted", containerRun, `extra: field "return_token_ids" is not in container.accepted_fields.chat`},
+		{"accepted fields of one API only", strings.Replace(strings.Replace(containerRun, ", completions: [model, prompt, stream]", "", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			"container.accepted_fields.completions: empty"},
+		{"accepted fields as one list", strings.Replace(containerRun, "{chat: [model, messages, stream], completions: [model, prompt, stream]}", "[model, messages]", 1),
+			"engines[0] (trtllm).container.accepted_fields"},
+		{"bad min driver", strings.Replace(strings.Replace(containerRun, "port: 8000", "port: 8000\n      min_driver: R575", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			`container.min_driver: driver version "R575": want numbers separated by dots`},
+		{"relative file path", strings.Replace(strings.Replace(containerRun, "port: 8000", "port: 8000\n      files: [{path: extra.yaml, content: x}]", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			`container.files[0].path: "extra.yaml": give an absolute file path`},
+		{"empty file", strings.Replace(strings.Replace(containerRun, "port: 8000", "port: 8000\n      files: [{path: /etc/x.yaml}]", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			`container.files[0] (/etc/x.yaml): content is empty`},
 		{"unpinned image", strings.Replace(strings.Replace(containerRun, ":1.2.1", "", 1), "    extra: {return_token_ids: true}\n", "", 1),
 			"pin a tag"},
 		{"no ready path", strings.Replace(strings.Replace(containerRun, "{path: /health_generate}", "{method: GET}", 1), "    extra: {return_token_ids: true}\n", "", 1),
@@ -84,5 +94,36 @@ func TestContainerStrict(t *testing.T) {
 	}
 	if p := r.Engines[0].Container.Ready; p.ProbeTimeout != 90*time.Second || p.Interval != 2*time.Second {
 		t.Errorf("ready %+v, want probe_timeout 90s, interval 2s", p)
+	}
+}
+
+func TestDriverVersionAtLeast(t *testing.T) {
+	cases := []struct {
+		found, min string
+		want       bool
+	}{
+		{"575.51.03", "575", true},
+		{"575.51.03", "575.51.03", true},
+		{"575.51.02", "575.51.03", false},
+		{"570.86.15", "575", false},
+		{"580.65.06", "575", true},
+		{"550.54.15", "580", false},
+		{"1000.1", "580.65.06", true},
+	}
+	for _, tc := range cases {
+		f, err := ParseDriverVersion(tc.found)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ParseDriverVersion(tc.min)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.AtLeast(m); got != tc.want {
+			t.Errorf("%s at least %s = %v, want %v", tc.found, tc.min, got, tc.want)
+		}
+	}
+	if _, err := ParseDriverVersion("575.x"); err == nil || !strings.Contains(err.Error(), `"575.x"`) {
+		t.Errorf("ParseDriverVersion(575.x) = %v, want an error naming it", err)
 	}
 }

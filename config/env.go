@@ -21,6 +21,14 @@ const (
 	// EnvMaxErrorRate replaces max_error_rate: e.g. 0.05 lets 5% of a
 	// cell's requests fail before the run fails.
 	EnvMaxErrorRate = "INFBENCH_MAX_ERROR_RATE"
+	// EnvHFOffline=1 sets HF_HUB_OFFLINE=1 in every container engine (as
+	// container.hf_offline does for one): models come from the mounted
+	// Hugging Face cache only.
+	EnvHFOffline = "INFBENCH_HF_OFFLINE"
+	// EnvDriverCheck=off skips the container engines' driver-version
+	// preflight (container.min_driver), for a host that runs a newer CUDA
+	// on an older driver through CUDA forward compatibility.
+	EnvDriverCheck = "INFBENCH_DRIVER_CHECK"
 	// EnvStallTimeout replaces timeouts.stall, e.g. 20s.
 	EnvStallTimeout = "INFBENCH_STALL_TIMEOUT"
 )

@@ -3,6 +3,8 @@ package engines
 import (
 	"context"
 	"os"
+
+	"github.com/infbench/infbench/gpumem"
 )
 
 // Test-only options, for the external test package.
@@ -31,7 +33,15 @@ func WithSignals(sigs <-chan os.Signal, raise func(os.Signal)) Option {
 	}
 }
 
-// WithGPUMemory replaces NVML.
+// WithGPUMemory replaces NVML with a GPU of this memory and name and an
+// unknown driver version: a GPU spec with container.min_driver then fails
+// the preflight (use WithGPU to give the driver).
 func WithGPUMemory(f func(context.Context) (uint64, string, error)) Option {
-	return func(o *options) { o.gpuMemory = f }
+	return func(o *options) { o.gpu = memoryOnly(f) }
+}
+
+// WithGPU replaces NVML with f's description of the GPU (memory, name,
+// driver version).
+func WithGPU(f func(context.Context) (gpumem.Info, error)) Option {
+	return func(o *options) { o.gpu = f }
 }

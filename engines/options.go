@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/infbench/infbench/gpumem"
 )
 
 // Option configures New. Most options concern container engines; the
@@ -18,9 +20,9 @@ type options struct {
 	deadline time.Time
 	workload Workload
 	getenv   func(string) string
-	// gpuMemory reports the GPU's total memory and name (NVML); an error
-	// means unknown and the profile's memory is used.
-	gpuMemory func(ctx context.Context) (uint64, string, error)
+	// gpu describes the GPU (NVML): its total memory, name and driver
+	// version. An error means no GPU: the preflight fails.
+	gpu func(ctx context.Context) (gpumem.Info, error)
 	// docker checks the Docker engine: whether it answers and which
 	// runtimes it has.
 	docker   func(ctx context.Context) (DockerInfo, error)
@@ -65,7 +67,7 @@ func WithWorkload(w Workload) Option { return func(o *options) { o.workload = w 
 func WithNotices(w io.Writer) Option { return func(o *options) { o.notices = w } }
 
 func defaultOptions(opts []Option) options {
-	o := options{getenv: os.Getenv, gpuMemory: nvmlMemory, docker: dockerInfo,
+	o := options{getenv: os.Getenv, gpu: nvmlGPU, docker: dockerInfo,
 		signals: defaultSignalHooks(), gpuBuild: GPUBuild, notices: os.Stderr}
 	for _, f := range opts {
 		f(&o)

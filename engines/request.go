@@ -5,14 +5,19 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/infbench/infbench/config"
 )
 
 // containerOptions turns a spec into testcontainers options: image
-// command, port, environment, labels and host configuration (GPU, IPC,
-// ulimits, Hugging Face cache). There is no wait strategy: testcontainers
+// command, port, environment (HF_HOME at the mounted cache,
+// HF_HUB_OFFLINE), labels, files copied in before the start (an engine's
+// configuration file) and host configuration (GPU, IPC, ulimits, Hugging
+// Face cache). There is no wait strategy: testcontainers
 // returns once the container runs, and the poller (ready.go) waits for
 // readiness. getenv supplies the values of the passed-through variables
 // and the cache's location.
@@ -37,9 +42,6 @@ func containerOptions(s Spec, getenv func(string) string) ([]testcontainers.Cont
 			env[k] = v
 		}
 	}
-	if len(env) > 0 {
-		opts = append(opts, testcontainers.WithEnv(env))
-	}
 	var bind string
 	if s.HFCache {
 		dir, err := hfCacheDir(getenv)
@@ -47,9 +49,44 @@ func containerOptions(s Spec, getenv func(string) string) ([]testcontainers.Cont
 			return nil, err
 		}
 		bind = dir + ":" + ContainerHFCache
+		// Each image has its own default cache location: point them all
+		// at the mount.
+		env["HF_HOME"] = ContainerHFCache
+	}
+	offline, err := hfOffline(s, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if offline {
+		env["HF_HUB_OFFLINE"] = "1"
+	}
+	if len(env) > 0 {
+		opts = append(opts, testcontainers.WithEnv(env))
+	}
+	if len(s.Files) > 0 {
+		files := make([]testcontainers.ContainerFile, len(s.Files))
+		for i, f := range s.Files {
+			files[i] = testcontainers.ContainerFile{Reader: strings.NewReader(f.Content), ContainerFilePath: f.Path, FileMode: 0o644}
+		}
+		opts = append(opts, testcontainers.WithFiles(files...))
 	}
 	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(s, bind)))
 	return opts, nil
+}
+
+// hfOffline says whether the container gets HF_HUB_OFFLINE=1:
+// container.hf_offline, or INFBENCH_HF_OFFLINE set to a true value (a
+// false one turns it off for every engine).
+func hfOffline(s Spec, getenv func(string) string) (bool, error) {
+	v := strings.TrimSpace(getenv(config.EnvHFOffline))
+	if v == "" {
+		return s.HFOffline, nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: use 1 (models from the Hugging Face cache only) or 0", config.EnvHFOffline, v)
+	}
+	return on, nil
 }
 
 // hostConfig returns the host configuration modifier for a spec.

@@ -3,13 +3,16 @@ package engines
 import (
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"gopkg.in/yaml.v3"
 
 	"github.com/infbench/infbench/config"
 )
@@ -63,11 +66,12 @@ func TestContainerRequests(t *testing.T) {
 		{"h100", "sglang", want{image: "lmsysorg/sglang:v0.5.6.post2-cu129-amd64-runtime",
 			entrypoint: []string{"python3", "-m", "sglang.launch_server"},
 			cmdHas: [][]string{{"--model-path", scoutINT4}, {"--host", "0.0.0.0", "--port", "30000"}, {"--context-length", "16384"},
-				{"--mem-fraction-static", "0.85"}, {"--kv-cache-dtype", "fp8_e4m3"}, {"--enable-metrics"}},
+				{"--mem-fraction-static", "0.85"}, {"--kv-cache-dtype", "fp8_e4m3"}, {"--enable-metrics"}, {"--attention-backend", "fa3"}},
 			port: "30000/tcp", readyPath: "/health_generate"}},
 		{"h200", "trtllm", want{image: "nvcr.io/nvidia/tensorrt-llm/release:1.2.1", entrypoint: []string{"trtllm-serve"},
 			cmdHas: [][]string{{scoutFP8, "--host", "0.0.0.0", "--port", "8000"}, {"--max_batch_size", "256"},
-				{"--max_seq_len", "16384"}, {"--kv_cache_free_gpu_memory_fraction", "0.9"}},
+				{"--max_seq_len", "16384"}, {"--kv_cache_free_gpu_memory_fraction", "0.9"},
+				{"--extra_llm_api_options", "/etc/infbench/trtllm-llm-api.yaml"}},
 			port: "8000/tcp", readyPath: "/health_generate"}},
 	}
 	env := fakeEnv(map[string]string{"HF_TOKEN": "hf_test_secret", "HOME": "/home/u"})
@@ -96,6 +100,9 @@ func TestContainerRequests(t *testing.T) {
 			}
 			if !slices.Equal(req.ExposedPorts, []string{tc.want.port}) {
 				t.Errorf("exposed ports %q, want %q", req.ExposedPorts, tc.want.port)
+			}
+			if req.Env["HF_HOME"] != ContainerHFCache || req.Env["HF_HUB_OFFLINE"] != "" {
+				t.Errorf("HF_HOME %q, HF_HUB_OFFLINE %q; want the mounted cache %s, and online", req.Env["HF_HOME"], req.Env["HF_HUB_OFFLINE"], ContainerHFCache)
 			}
 			if req.Env["HF_TOKEN"] != "hf_test_secret" {
 				t.Errorf("HF_TOKEN not passed to the container: env keys %v", keys(req.Env))
@@ -224,4 +231,144 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TensorRT-LLM's FP8 KV cache: the YAML named by --extra_llm_api_options
+// is copied into the container, and its kv_cache_config (which replaces
+// the one built from the command line) carries both the FP8 dtype and the
+// profile's memory fraction, the same as the command line's.
+func TestTRTLLMExtraOptionsFile(t *testing.T) {
+	run := loadRun(t, "h200")
+	e, _ := run.Engine("trtllm")
+	s, err := ResolveSpec(e, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := BuildRequest(s, fakeEnv(map[string]string{"HOME": "/home/u"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(req.Cmd, "--extra_llm_api_options")
+	if i < 0 || i+1 >= len(req.Cmd) {
+		t.Fatalf("cmd %q has no --extra_llm_api_options", req.Cmd)
+	}
+	path := req.Cmd[i+1]
+	var content string
+	for _, f := range req.Files {
+		if f.ContainerFilePath == path {
+			b, err := io.ReadAll(f.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			content = string(b)
+			if f.FileMode&0o444 != 0o444 {
+				t.Errorf("file mode %o: the engine cannot read it", f.FileMode)
+			}
+		}
+	}
+	if content == "" {
+		t.Fatalf("no file copied to %s (files %+v)", path, req.Files)
+	}
+	var llmArgs struct {
+		KV struct {
+			Dtype    string  `yaml:"dtype"`
+			Fraction float64 `yaml:"free_gpu_memory_fraction"`
+		} `yaml:"kv_cache_config"`
+	}
+	if err := yaml.Unmarshal([]byte(content), &llmArgs); err != nil {
+		t.Fatalf("%s is not YAML: %v\n%s", path, err, content)
+	}
+	cli := req.Cmd[slices.Index(req.Cmd, "--kv_cache_free_gpu_memory_fraction")+1]
+	if llmArgs.KV.Dtype != "fp8" || strconv.FormatFloat(llmArgs.KV.Fraction, 'f', -1, 64) != cli || cli != "0.9" {
+		t.Errorf("kv_cache_config %+v, command-line fraction %s: want dtype fp8 and fraction 0.9 in both", llmArgs.KV, cli)
+	}
+	if s.Fit.KVBytesPerToken != 2*48*8*128*1 {
+		t.Errorf("fit check KV %d B/token, want FP8's 98304", s.Fit.KVBytesPerToken)
+	}
+	if s.Fit.MemFractionOf != FractionOfFree {
+		t.Errorf("fit check reads the fraction as %q, want %q (the CLI flag must stay)", s.Fit.MemFractionOf, FractionOfFree)
+	}
+}
+
+// A file's unfilled placeholder is an error naming it.
+func TestFilePlaceholderUnfilled(t *testing.T) {
+	run := loadRun(t, "h200")
+	e, _ := run.Engine("trtllm")
+	c := *e.Container
+	c.Files = []config.File{{Path: "/etc/x.yaml", Content: "a: {max_seqs}\nb: {checkpoint}"}}
+	e.Container = &c
+	s, err := ResolveSpec(e, run)
+	if err != nil || s.Files[0].Content != "a: 256\nb: nvidia/Llama-4-Scout-17B-16E-Instruct-FP8" {
+		t.Fatalf("ResolveSpec = %q, %v", s.Files, err)
+	}
+	e.Model = "served"
+	c2 := *e.Container
+	c2.Profiles, c2.Args = nil, []string{"served"}
+	c2.Files = []config.File{{Path: "/etc/x.yaml", Content: "f: {mem_fraction}"}}
+	e.Container = &c2
+	if _, err := ResolveSpec(e, run); err == nil || !strings.Contains(err.Error(), "container.files /etc/x.yaml") || !strings.Contains(err.Error(), "{mem_fraction}") {
+		t.Errorf("ResolveSpec = %v, want the file and the placeholder named", err)
+	}
+}
+
+func TestHFOfflineEnv(t *testing.T) {
+	run := loadRun(t, "h100")
+	e, _ := run.Engine("vllm")
+	s, _ := ResolveSpec(e, run)
+	for _, tc := range []struct {
+		env, want string
+		spec      bool
+	}{{"1", "1", false}, {"true", "1", false}, {"", "", false}, {"", "1", true}, {"0", "", true}} {
+		s.HFOffline = tc.spec
+		req, err := BuildRequest(s, fakeEnv(map[string]string{"HOME": "/home/u", config.EnvHFOffline: tc.env}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Env["HF_HUB_OFFLINE"] != tc.want || req.Env["HF_HOME"] != ContainerHFCache {
+			t.Errorf("INFBENCH_HF_OFFLINE=%q, hf_offline %v: HF_HUB_OFFLINE %q, HF_HOME %q; want %q, %s",
+				tc.env, tc.spec, req.Env["HF_HUB_OFFLINE"], req.Env["HF_HOME"], tc.want, ContainerHFCache)
+		}
+	}
+	if _, err := BuildRequest(s, fakeEnv(map[string]string{"HOME": "/home/u", config.EnvHFOffline: "maybe"})); err == nil ||
+		!strings.Contains(err.Error(), `INFBENCH_HF_OFFLINE="maybe"`) {
+		t.Errorf("BuildRequest = %v, want the bad value named", err)
+	}
+}
+
+// accepted_fields are per API: TensorRT-LLM's chat model has no prompt,
+// its completions model no messages or max_completion_tokens.
+func TestTRTLLMAcceptedPerAPI(t *testing.T) {
+	for _, tc := range []struct {
+		api, has string
+		lacks    []string
+	}{
+		{"chat", "messages", []string{"prompt", "max_completion_tokens"}},
+		{"completions", "prompt", []string{"messages", "max_completion_tokens"}},
+	} {
+		run := loadRun(t, "h200")
+		run.API = tc.api
+		e, _ := run.Engine("trtllm")
+		s, err := ResolveSpec(e, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(s.Accepted, tc.has) || !slices.Contains(s.Accepted, "max_tokens") || !slices.Contains(s.Accepted, "stream_options") {
+			t.Errorf("%s: accepted %q lacks %s, max_tokens or stream_options", tc.api, s.Accepted, tc.has)
+		}
+		for _, f := range tc.lacks {
+			if slices.Contains(s.Accepted, f) {
+				t.Errorf("%s: accepted %q has %s, which TensorRT-LLM rejects there", tc.api, s.Accepted, f)
+			}
+		}
+		ep := requestEndpoint(e, s, "http://x")
+		if !ep.ContinuousUsage || !ep.IncludeUsage || !ep.IgnoreEOS {
+			t.Errorf("%s: endpoint %+v, want per-chunk usage, usage and ignore_eos sent", tc.api, ep)
+		}
+	}
+	run := loadRun(t, "h100")
+	e, _ := run.Engine("sglang")
+	s, _ := ResolveSpec(e, run)
+	if ep := requestEndpoint(e, s, "http://x"); !ep.ContinuousUsage {
+		t.Errorf("sglang endpoint %+v, want continuous_usage_stats sent", ep)
+	}
 }

@@ -45,6 +45,9 @@ type Spec struct {
 	ShmBytes   int64
 	Ulimits    map[string]int64
 	HFCache    bool
+	HFOffline  bool // container.hf_offline (INFBENCH_HF_OFFLINE is read when the container is built)
+	MinDriver  string
+	Files      []config.File // placeholders filled in
 	Env        map[string]string
 	PassEnv    []string
 	Model      string // served model name
@@ -52,7 +55,7 @@ type Spec struct {
 	Profile    string // profile name, or ""
 	Fit        *FitInput
 	Labels     map[string]string
-	Accepted   []string // the only request fields accepted; nil: any
+	Accepted   []string // the only request fields accepted on the run's API; nil: any
 }
 
 // Label keys set on every container infbench starts.
@@ -75,7 +78,8 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 	}
 	s := Spec{Name: e.Name, Image: c.Image, Port: c.Port, Version: c.Version, Metrics: c.Metrics,
 		Startup: c.Startup, GPU: c.GPU, IPCHost: c.IPC == "host", ShmBytes: int64(c.ShmGB * 1e9),
-		Ulimits: c.Ulimits, HFCache: c.HFCache, Env: c.Env, PassEnv: c.PassEnv, Accepted: c.AcceptedFields,
+		Ulimits: c.Ulimits, HFCache: c.HFCache, Env: c.Env, PassEnv: c.PassEnv,
+		Accepted: c.AcceptedFields.For(run.API), HFOffline: c.HFOffline, MinDriver: c.MinDriver,
 		Labels: self.labels()}
 	s.Labels[LabelManaged], s.Labels[LabelEngine] = "true", e.Name
 	if s.Startup == 0 {
@@ -133,6 +137,13 @@ func ResolveSpec(e config.Engine, run *config.Run) (Spec, error) {
 		if err := checkExpanded("container args", a); err != nil {
 			return Spec{}, fmt.Errorf("engine %q: %w", e.Name, err)
 		}
+	}
+	for _, f := range c.Files {
+		f.Content = expand(f.Content, vars)
+		if err := checkExpanded("container.files "+f.Path, f.Content); err != nil {
+			return Spec{}, fmt.Errorf("engine %q: %w", e.Name, err)
+		}
+		s.Files = append(s.Files, f)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -53,29 +54,43 @@ func firstContent(t *testing.T, events [][]byte) int {
 	return -1
 }
 
+// Provenance is the first line of every transcript, an SSE comment the
+// client ignores: reconstructed from the engine's source, or captured by
+// scripts/capture-transcript.sh from a running engine.
+var provenance = regexp.MustCompile(`^: infbench: (reconstructed from \S+ source, not captured|captured \S+ from \S+)`)
+
 // TestTranscripts replays each engine's recorded stream through
 // loadgen.Client, with the request fields the engine's entry in
-// engines.yaml sends.
+// engines.yaml sends on the transcript's API. continuous: the transcript
+// was written for stream_options.continuous_usage_stats (per-chunk usage).
+// SGLang's spec asks for it too, but its per-chunk shape (PR #12241) was
+// not read, so its reconstructed transcripts have none and are replayed
+// without it; a capture replaces them.
 func TestTranscripts(t *testing.T) {
-	run := loadRun(t, "h200")
 	cases := []struct {
 		file, engine string
 		api          loadgen.API
+		continuous   bool
 	}{
-		{"vllm-chat.sse", "vllm", loadgen.Chat},
-		{"vllm-chat-continuous-usage.sse", "vllm", loadgen.Chat},
-		{"vllm-completions.sse", "vllm", loadgen.Completions},
-		{"sglang-chat.sse", "sglang", loadgen.Chat},
-		{"sglang-completions.sse", "sglang", loadgen.Completions},
-		{"trtllm-chat.sse", "trtllm", loadgen.Chat},
-		{"trtllm-completions.sse", "trtllm", loadgen.Completions},
+		{"vllm-chat.sse", "vllm", loadgen.Chat, false},
+		{"vllm-chat-continuous-usage.sse", "vllm", loadgen.Chat, true},
+		{"vllm-completions.sse", "vllm", loadgen.Completions, false},
+		{"sglang-chat.sse", "sglang", loadgen.Chat, false},
+		{"sglang-completions.sse", "sglang", loadgen.Completions, false},
+		{"trtllm-chat.sse", "trtllm", loadgen.Chat, true},
+		{"trtllm-completions.sse", "trtllm", loadgen.Completions, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
+			run := loadRun(t, "h200")
+			run.API = string(tc.api)
 			data, err := os.ReadFile("../testdata/transcripts/" + tc.file)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !provenance.Match(data) {
+				t.Errorf("%s does not begin with its provenance (%s)", tc.file, provenance)
 			}
 			events := splitEvents(data)
 			first := firstContent(t, events)
@@ -104,7 +119,7 @@ func TestTranscripts(t *testing.T) {
 			}
 			ep := requestEndpoint(e, s, srv.URL)
 			cl, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: tc.api, IgnoreEOS: ep.IgnoreEOS,
-				IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage && strings.Contains(tc.file, "continuous"), Extra: ep.Extra}, 1)
+				IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage && tc.continuous, Extra: ep.Extra}, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,8 +133,14 @@ func TestTranscripts(t *testing.T) {
 				t.Errorf("output tokens %d from %s, %d content events; want 5 from usage, 5 events", rec.OutputTokens, rec.TokenSource, len(rec.Events))
 			}
 			checkTTFT(t, t0.Add(rec.Sent+rec.TTFT), <-writes, first, rec.SharedStamps)
+			if tc.continuous && rec.ITLSource != loadgen.ITLPerChunkUsage {
+				t.Errorf("ITL from %s, want %s: the transcript carries per-chunk usage", rec.ITLSource, loadgen.ITLPerChunkUsage)
+			}
 			if tc.engine == "trtllm" {
-				checkAccepted(t, <-bodies, s.Accepted)
+				checkAccepted(t, <-bodies, s.Accepted, tc.api)
+				if m := chunkModels(events); len(m) != 1 || m[0] != s.Model || s.Model != s.Checkpoint {
+					t.Errorf("chunks name models %q, want only the checkpoint id %q that trtllm-serve serves", m, s.Checkpoint)
+				}
 			}
 		})
 	}
@@ -144,9 +165,25 @@ func checkTTFT(t *testing.T, at time.Time, wrote []time.Time, first, shared int)
 	}
 }
 
+// chunkModels is the distinct "model" values of the events.
+func chunkModels(events [][]byte) []string {
+	var out []string
+	for _, ev := range events {
+		var c struct {
+			Model string `json:"model"`
+		}
+		data := strings.TrimSpace(strings.TrimPrefix(string(ev), "data:"))
+		if json.Unmarshal([]byte(data), &c) == nil && c.Model != "" && !slices.Contains(out, c.Model) {
+			out = append(out, c.Model)
+		}
+	}
+	return out
+}
+
 // checkAccepted asserts a request body has only fields TensorRT-LLM
-// accepts (its pydantic models forbid extras: HTTP 400).
-func checkAccepted(t *testing.T, body []byte, accepted []string) {
+// accepts on api (its pydantic models forbid extras: HTTP 400), and
+// asks for usage on every chunk.
+func checkAccepted(t *testing.T, body []byte, accepted []string, api loadgen.API) {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
@@ -160,8 +197,15 @@ func checkAccepted(t *testing.T, body []byte, accepted []string) {
 			t.Errorf("request field %q is sent to TensorRT-LLM, which rejects it", k)
 		}
 	}
-	if so, _ := m["stream_options"].(map[string]any); so["include_usage"] != true || len(so) != 1 {
-		t.Errorf("stream_options %v, want only include_usage", so)
+	if so, _ := m["stream_options"].(map[string]any); so["include_usage"] != true || so["continuous_usage_stats"] != true || len(so) != 2 {
+		t.Errorf("stream_options %v, want include_usage and continuous_usage_stats", so)
+	}
+	wrong := "prompt" // chat has no prompt
+	if api == loadgen.Completions {
+		wrong = "messages"
+	}
+	if _, ok := m[wrong]; ok {
+		t.Errorf("%s request sends %q, which TensorRT-LLM rejects there", api, wrong)
 	}
 	if m["ignore_eos"] != true {
 		t.Errorf("ignore_eos not sent")
