@@ -22,10 +22,10 @@ import (
 type kind int
 
 const (
-	kValue    kind = iota // one value (nargs None)
-	kValues               // nargs "+"
-	kTrue                 // store_true
-	kBoolOpt              // argparse.BooleanOptionalAction: --x and --no-x
+	kValue   kind = iota // one value (nargs None)
+	kValues              // nargs "+"
+	kTrue                // store_true
+	kBoolOpt             // argparse.BooleanOptionalAction: --x and --no-x
 )
 
 // opt is one argparse action.
