@@ -189,7 +189,7 @@ func parseVLLM(args []string, stderr io.Writer) (twinConfig, int) {
 			"argument subparser: invalid choice: %s (choose from 'chat', 'complete', 'serve', 'bench', 'collect-env', 'run-batch'; the twin runs serve only)", pyRepr(args[0]))})
 	}
 	serve := &argParser{prog: "vllm serve", usage: "vllm serve [model_tag] [options]", opts: vllmFlags, positional: "model_tag"}
-	rest := flexible(args[1:])
+	rest := flexible(args[1:], stderr)
 	for _, a := range rest {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(os.Stdout, serve.formatUsage())
@@ -230,7 +230,7 @@ func parseVLLM(args []string, stderr io.Writer) (twinConfig, int) {
 // flexible is FlexibleArgumentParser's rewriting: "--foo_bar[=v]" becomes
 // "--foo-bar[=v]" (up to the first "."), and "--model X" / "--model=X"
 // becomes the positional model_tag.
-func flexible(args []string) []string {
+func flexible(args []string, stderr io.Writer) []string {
 	var out []string
 	var model []string
 	for i := 0; i < len(args); i++ {
@@ -254,7 +254,7 @@ func flexible(args []string) []string {
 					model = []string{args[i+1]}
 					i++
 				}
-				fmt.Fprintln(os.Stderr, "WARNING: With `vllm serve`, you should provide the model as a positional argument or in a config file instead of via the `--model` option. The `--model` option will be removed in a future version.")
+				fmt.Fprintln(stderr, "WARNING: With `vllm serve`, you should provide the model as a positional argument or in a config file instead of via the `--model` option. The `--model` option will be removed in a future version.")
 				continue
 			}
 		}
