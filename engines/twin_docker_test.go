@@ -106,6 +106,10 @@ func twinOptions(t *testing.T, image string) (opts []engines.Option, logDir stri
 // the twin's usage message, as the engine's command line would.
 func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 	images := buildTwinImages(t, cli)
+	// Each engine runs under a name of its own (its container label and
+	// log file), so that another run's containers on this Docker engine
+	// are not taken for ours; the spec is the named engine's.
+	id := randHex(3)
 
 	for _, tc := range twinCases {
 		t.Run(tc.engine, func(t *testing.T) {
@@ -114,6 +118,8 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 			if !ok {
 				t.Fatalf("testdata/engines.yaml has no engine %q", tc.engine)
 			}
+			name := "twin-" + tc.engine + "-" + id
+			e.Name = name
 			opts, logDir := twinOptions(t, images[tc.engine])
 			eng, err := engines.New(e, run, opts...)
 			if err != nil {
@@ -125,7 +131,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 				if err := eng.Stop(context.Background()); err != nil {
 					t.Error(err)
 				}
-				if left := leftovers(t, cli, tc.engine); len(left) > 0 {
+				if left := leftovers(t, cli, name); len(left) > 0 {
 					t.Errorf("containers left behind: %v", left)
 				}
 			}()
@@ -139,7 +145,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 					t.Errorf("config line %s shows the token", l.Key)
 				}
 			}
-			key := "engine-" + tc.engine + "-"
+			key := "engine-" + name + "-"
 			if v := info[key+"version"]; v == "" || strings.HasPrefix(v, "unknown") {
 				t.Errorf("version line %q (paths %v)", v, spec.Version)
 			}
@@ -197,7 +203,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 			if err := eng.Stop(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			log, _ := os.ReadFile(filepath.Join(logDir, "engine-"+tc.engine+".log"))
+			log, _ := os.ReadFile(filepath.Join(logDir, "engine-"+name+".log"))
 			if !strings.Contains(string(log), "infbench-twin: "+tc.engine+" ") {
 				t.Errorf("container log lacks the twin's first line:\n%s", log)
 			}
@@ -205,9 +211,11 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 	}
 
 	for _, tc := range twinCases {
-		t.Run(tc.engine+"/misspelled flag", func(t *testing.T) {
+		t.Run("misspelled flag/"+tc.engine, func(t *testing.T) {
 			run := twinRun(t, tc.profile)
 			e, _ := run.Engine(tc.engine)
+			name := "twin-typo-" + tc.engine + "-" + id
+			e.Name = name
 			c := *e.Container
 			c.Args = slices.Clone(c.Args)
 			i := slices.Index(c.Args, tc.flag)
@@ -237,7 +245,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 			if took > time.Minute {
 				t.Errorf("Start failed after %v; want at once, when the container exits", took)
 			}
-			if left := leftovers(t, cli, tc.engine); len(left) > 0 {
+			if left := leftovers(t, cli, name); len(left) > 0 {
 				t.Errorf("containers left behind: %v", left)
 			}
 		})
