@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +127,21 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 				t.Fatal(err)
 			}
 			spec := eng.(*engines.Container).Spec()
+			// The twin runs the real spec: only the image, the GPU request,
+			// the start-up bound and (where the host cannot grant them) the
+			// ulimits differ.
+			orig, err := engines.ResolveSpec(e, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := spec
+			same.Image, same.GPU, same.Startup, same.Ulimits = orig.Image, orig.GPU, orig.Startup, orig.Ulimits
+			if !reflect.DeepEqual(same, orig) {
+				t.Errorf("the twin's spec differs from testdata/engines.yaml's beyond the image:\n%+v\n%+v", spec, orig)
+			}
+			if !orig.GPU {
+				t.Errorf("the real %s spec requests no GPU", tc.engine)
+			}
 			ep, err := eng.Start(t.Context())
 			defer func() {
 				if err := eng.Stop(context.Background()); err != nil {
