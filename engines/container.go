@@ -52,6 +52,9 @@ func newContainer(e config.Engine, run *config.Run, o options) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
+	if o.override != nil {
+		o.override(&s)
+	}
 	if s.GPU && !o.gpuBuild {
 		return nil, fmt.Errorf("engine %q runs on a GPU: build with -tags=gpu (go test -tags=gpu -bench=.)", e.Name)
 	}

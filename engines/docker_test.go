@@ -63,17 +63,31 @@ func dockerClient(t *testing.T) *testcontainers.DockerClient {
 // (testdata/Dockerfile.sim) and returns its tag; nothing is pulled.
 func buildSimImage(t *testing.T, cli *testcontainers.DockerClient) string {
 	t.Helper()
+	bin := buildStatic(t, "../cmd/infbench-sim", "infbench-sim")
+	return buildImage(t, cli, "testdata/Dockerfile.sim", "infbench-sim", bin, "infbench-sim:e2e-"+randHex(4))
+}
+
+// buildStatic builds a command with CGO_ENABLED=0 and returns the binary.
+func buildStatic(t *testing.T, pkg, name string) []byte {
+	t.Helper()
 	dir := t.TempDir()
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(dir, "infbench-sim"), "../cmd/infbench-sim")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(dir, name), pkg)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building infbench-sim: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
-	dockerfile, err := os.ReadFile("testdata/Dockerfile.sim")
+	bin, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := os.ReadFile(filepath.Join(dir, "infbench-sim"))
+	return bin
+}
+
+// buildImage builds dockerfile with the binary bin next to it (as name)
+// into an image tagged tag, removed when the test ends; nothing is pulled.
+func buildImage(t *testing.T, cli *testcontainers.DockerClient, dockerfile, name string, bin []byte, tag string) string {
+	t.Helper()
+	df, err := os.ReadFile(dockerfile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +97,7 @@ func buildSimImage(t *testing.T, cli *testcontainers.DockerClient) string {
 		name string
 		data []byte
 		mode int64
-	}{{"Dockerfile", dockerfile, 0o644}, {"infbench-sim", bin, 0o755}} {
+	}{{"Dockerfile", df, 0o644}, {name, bin, 0o755}} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
 			t.Fatal(err)
 		}
@@ -94,17 +108,16 @@ func buildSimImage(t *testing.T, cli *testcontainers.DockerClient) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	tag := "infbench-sim:e2e-" + randHex(4)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	res, err := cli.ImageBuild(ctx, &ctxTar, client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
 	if err != nil {
-		t.Fatalf("docker build: %v", err)
+		t.Fatalf("docker build %s: %v", dockerfile, err)
 	}
 	out, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if bytes.Contains(out, []byte(`"error"`)) {
-		t.Fatalf("docker build: %s", out)
+		t.Fatalf("docker build %s: %s", dockerfile, out)
 	}
 	t.Cleanup(func() {
 		_, _ = cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
@@ -169,7 +182,9 @@ func getenv(k string) string {
 // TestDockerEndToEnd starts the simulator image through the container
 // path, runs one benchmark cell on it, stops it, and checks that no
 // container is left; then interrupts starts by context and by SIGINT, and
-// makes one fail, checking the log tail and the clean-up each time.
+// makes one fail, checking the log tail and the clean-up each time; then
+// runs vLLM, SGLang and TensorRT-LLM from their real specs on their twin
+// images (testTwins, twin_docker_test.go).
 func TestDockerEndToEnd(t *testing.T) {
 	cli := dockerClient(t)
 	image := buildSimImage(t, cli)
@@ -387,6 +402,8 @@ func TestDockerEndToEnd(t *testing.T) {
 			t.Error("a failure is not a skip")
 		}
 	})
+
+	t.Run("twins", func(t *testing.T) { testTwins(t, cli) })
 
 	t.Run("deadline names the probe", func(t *testing.T) {
 		// The engine answers 503 until well after container.startup.

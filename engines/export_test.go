@@ -45,3 +45,10 @@ func WithGPUMemory(f func(context.Context) (uint64, string, error)) Option {
 func WithGPU(f func(context.Context) (gpumem.Info, error)) Option {
 	return func(o *options) { o.gpu = f }
 }
+
+// WithSpecOverride lets a test change a container engine's resolved spec
+// before anything checks or starts it: the Docker end-to-end test runs a
+// real engine's spec from testdata/engines.yaml with a twin image in place
+// of the engine's and without the GPU request (so without the NVIDIA
+// runtime and GPU requirements), everything else unchanged.
+func WithSpecOverride(f func(*Spec)) Option { return func(o *options) { o.override = f } }

@@ -29,6 +29,10 @@ type options struct {
 	signals  signalHooks
 	gpuBuild bool
 	notices  io.Writer // where "[infbench] ..." notices go
+	// override changes a container engine's resolved spec before
+	// anything checks or starts it; nil outside tests (export_test.go's
+	// WithSpecOverride: a twin image in place of a GPU engine's).
+	override func(*Spec)
 }
 
 // notef writes one "[infbench] <message>" line to the notices writer.

@@ -1,0 +1,239 @@
+// Command infbench-twin is a twin of vLLM, SGLang or TensorRT-LLM for the
+// container path's tests without a GPU: installed at the real image's
+// entrypoint path (vllm, python3, trtllm-serve), it parses the command
+// line as that engine's entrypoint does at the version
+// testdata/engines.yaml pins, rejecting an unknown or misspelled flag
+// with the engine's own usage and error message and exit status 2, and
+// then serves the simulator (engines/sim) with that engine's personality,
+// model name, address and batch size.
+//
+// It dispatches on the name it is run as (argv[0]):
+//
+//	vllm serve <model> [options]                 vLLM's image entrypoint
+//	python3 -m sglang.launch_server [options]    SGLang's
+//	trtllm-serve <model> [options]               TensorRT-LLM's
+//
+// or, run as infbench-twin, on its first argument (infbench-twin vllm
+// serve …).
+//
+// It is a binary of its own, not a mode of cmd/infbench-sim: infbench-sim
+// has a Go flag command line that its tests and images rely on
+// (-no-such-flag fails with Go's message), while a twin must accept
+// exactly the engine's command line and nothing else, as the engine
+// would; one binary serving both would have to guess which grammar an
+// argument list is in.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/infbench/infbench/engines/sim"
+)
+
+// twinConfig is what a twin's command line asks for.
+type twinConfig struct {
+	Personality sim.Personality
+	Engine      string // vllm, sglang, trtllm
+	Version     string // the pinned version the twin reproduces
+	Model       string // the model argument (checkpoint or path)
+	Served      string // the name requests must give and responses carry
+	Host        string // "" is every interface
+	Port        int
+	MaxBatch    int
+	MaxPrefill  int
+	Metrics     bool // SGLang: --enable-metrics
+}
+
+func main() {
+	cfg, code := parseCommand(os.Args[0], os.Args[1:], os.Stderr)
+	if code >= 0 {
+		os.Exit(code)
+	}
+	if err := serve(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "infbench-twin (%s): %v\n", cfg.Engine, err)
+		os.Exit(1)
+	}
+}
+
+// parseCommand parses a command line; a code ≥ 0 means exit with it
+// (after a usage error or --help), -1 means serve cfg.
+func parseCommand(argv0 string, args []string, stderr io.Writer) (twinConfig, int) {
+	name := filepath.Base(argv0)
+	if name == "infbench-twin" {
+		if len(args) == 0 {
+			fmt.Fprintln(stderr, "usage: infbench-twin {vllm|python3|trtllm-serve} <the engine's arguments>")
+			return twinConfig{}, 2
+		}
+		name, args = args[0], args[1:]
+	}
+	switch {
+	case name == "vllm":
+		return parseVLLM(args, stderr)
+	case name == "trtllm-serve":
+		return parseTRTLLM(args, stderr)
+	case strings.HasPrefix(name, "python"):
+		// python3 -m sglang.launch_server …; -m's argument may be attached.
+		var module string
+		switch {
+		case len(args) >= 2 && args[0] == "-m":
+			module, args = args[1], args[2:]
+		case len(args) >= 1 && strings.HasPrefix(args[0], "-m") && len(args[0]) > 2:
+			module, args = args[0][2:], args[1:]
+		default:
+			fmt.Fprintf(stderr, "infbench-twin: %s %s: the twin runs only python3 -m sglang.launch_server\n", name, strings.Join(args, " "))
+			return twinConfig{}, 2
+		}
+		if module != "sglang.launch_server" {
+			// What CPython says for a module it cannot find.
+			fmt.Fprintf(stderr, "/usr/bin/%s: No module named %s\n", name, module)
+			return twinConfig{}, 1
+		}
+		return parseSGLang(args, stderr)
+	}
+	fmt.Fprintf(stderr, "infbench-twin: run as %q: install it as vllm, python3 or trtllm-serve\n", name)
+	return twinConfig{}, 2
+}
+
+// serve runs the simulator with the twin's personality until SIGINT or
+// SIGTERM.
+func serve(cfg twinConfig) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := sim.New(sim.Config{Model: cfg.Served, MaxBatch: cfg.MaxBatch, MaxPrefill: cfg.MaxPrefill, Personality: cfg.Personality})
+	go srv.Run(ctx)
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: handler(cfg, srv), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	fmt.Printf("infbench-twin: %s %s twin serving model %q (from %q) on %s, max batch %d\n",
+		cfg.Engine, cfg.Version, cfg.Served, cfg.Model, ln.Addr(), cfg.MaxBatch)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Println("infbench-twin: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// handler is the simulator, with what the command line decides about
+// routes (SGLang's /metrics exists only with --enable-metrics:
+// http_server.py's add_prometheus_middleware), and stand-ins for the
+// routes the engine serves and the simulator may not: each is served only
+// where the simulator answers 404 (or 405), so that once engines/sim's
+// personality serves a route, its answer is the one given. The stand-ins
+// are the engines' routes in outline (docs/engine-facts.md, "HTTP
+// routes"); the personality is where their contract belongs.
+func handler(cfg twinConfig, srv http.Handler) http.Handler {
+	fallback := map[string]http.HandlerFunc{}
+	version := func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"version": cfg.Version})
+	}
+	switch cfg.Engine {
+	case "vllm":
+		fallback["/version"] = version
+	case "sglang":
+		// /health and /health_generate: a generation, then a wait in
+		// asyncio.sleep(1) steps until the scheduler answered, so never
+		// sooner than 1 s.
+		health := func(w http.ResponseWriter, r *http.Request) {
+			if !generateOne(r.Context(), srv, cfg.Served, false) {
+				http.Error(w, "", http.StatusServiceUnavailable)
+				return
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-r.Context().Done():
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}
+		fallback["/health_generate"] = health
+		fallback["/get_server_info"] = func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"model_path": cfg.Model, "served_model_name": cfg.Served,
+				"host": cfg.Host, "port": cfg.Port, "max_running_requests": cfg.MaxBatch, "version": cfg.Version})
+		}
+		fallback["/get_model_info"] = func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"model_path": cfg.Model, "tokenizer_path": cfg.Model, "is_generation": true})
+		}
+	case "trtllm":
+		fallback["/version"] = version
+		// A real one-token chat generation.
+		fallback["/health_generate"] = func(w http.ResponseWriter, r *http.Request) {
+			if !generateOne(r.Context(), srv, cfg.Served, true) {
+				http.Error(w, "Generation health check failed", http.StatusInternalServerError)
+				return
+			}
+			_, _ = io.WriteString(w, "Generation health check OK")
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Engine == "sglang" && !cfg.Metrics && r.URL.Path == "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		f, ok := fallback[r.URL.Path]
+		if !ok || r.Method != http.MethodGet {
+			srv.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r)
+		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
+			f(w, r)
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// generateOne runs a one-token generation through the simulator and
+// reports whether it succeeded.
+func generateOne(ctx context.Context, srv http.Handler, model string, chat bool) bool {
+	body, path := map[string]any{"model": model, "max_tokens": 1, "prompt": "hi"}, "/v1/completions"
+	if chat {
+		body, path = map[string]any{"model": model, "max_tokens": 1, "messages": []map[string]string{{"role": "user", "content": "hi"}}},
+			"/v1/chat/completions"
+	}
+	b, _ := json.Marshal(body)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	return rec.Code == http.StatusOK
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
