@@ -11,13 +11,13 @@ import (
 	"github.com/infbench/infbench/engines/sim"
 )
 
-// TestHandler: the routes the command line decides and the stand-ins for
-// the engines' routes the simulator does not serve.
+// TestHandler: the routes the command line decides (SGLang's /metrics
+// with --enable-metrics) on the simulator the twin serves.
 func TestHandler(t *testing.T) {
 	serveTwin := func(cfg twinConfig) *httptest.Server {
-		srv := sim.New(sim.Config{Model: cfg.Served, Personality: cfg.Personality})
+		srv := sim.New(simConfig(cfg))
 		go srv.Run(t.Context())
-		ts := httptest.NewServer(handler(cfg, srv))
+		ts := httptest.NewServer(srv)
 		t.Cleanup(ts.Close)
 		return ts
 	}
@@ -33,7 +33,12 @@ func TestHandler(t *testing.T) {
 	}
 
 	sg := serveTwin(twinConfig{Personality: sim.SGLang, Engine: "sglang", Version: sglangVersion, Model: "m", Served: "m"})
-	if code, _, took := get(sg.URL + "/health_generate"); code != 200 || took < time.Second {
+	// 503 until the warm-up request has run, then 200 after at least 1 s.
+	code, took := 0, time.Duration(0)
+	for deadline := time.Now().Add(30 * time.Second); code != 200 && time.Now().Before(deadline); {
+		code, _, took = get(sg.URL + "/health_generate")
+	}
+	if code != 200 || took < time.Second {
 		t.Errorf("sglang /health_generate: %d after %v; want 200 after at least 1s", code, took)
 	}
 	if code, body, _ := get(sg.URL + "/get_server_info"); code != 200 || !strings.Contains(body, `"version":"0.5.6.post2"`) {

@@ -25,15 +25,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -114,14 +111,14 @@ func parseCommand(argv0 string, args []string, stderr io.Writer) (twinConfig, in
 func serve(cfg twinConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := sim.New(sim.Config{Model: cfg.Served, MaxBatch: cfg.MaxBatch, MaxPrefill: cfg.MaxPrefill, Personality: cfg.Personality})
+	srv := sim.New(simConfig(cfg))
 	go srv.Run(ctx)
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: handler(cfg, srv), ReadHeaderTimeout: 10 * time.Second,
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	fmt.Printf("infbench-twin: %s %s twin serving model %q (from %q) on %s, max batch %d\n",
 		cfg.Engine, cfg.Version, cfg.Served, cfg.Model, ln.Addr(), cfg.MaxBatch)
@@ -141,99 +138,12 @@ func serve(cfg twinConfig) error {
 	return nil
 }
 
-// handler is the simulator, with what the command line decides about
-// routes (SGLang's /metrics exists only with --enable-metrics:
-// http_server.py's add_prometheus_middleware), and stand-ins for the
-// routes the engine serves and the simulator may not: each is served only
-// where the simulator answers 404 (or 405), so that once engines/sim's
-// personality serves a route, its answer is the one given. The stand-ins
-// are the engines' routes in outline (docs/engine-facts.md, "HTTP
-// routes"); the personality is where their contract belongs.
-func handler(cfg twinConfig, srv http.Handler) http.Handler {
-	fallback := map[string]http.HandlerFunc{}
-	version := func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"version": cfg.Version})
-	}
-	switch cfg.Engine {
-	case "vllm":
-		fallback["/version"] = version
-	case "sglang":
-		// /health and /health_generate: a generation, then a wait in
-		// asyncio.sleep(1) steps until the scheduler answered, so never
-		// sooner than 1 s.
-		health := func(w http.ResponseWriter, r *http.Request) {
-			if !generateOne(r.Context(), srv, cfg.Served, false) {
-				http.Error(w, "", http.StatusServiceUnavailable)
-				return
-			}
-			select {
-			case <-time.After(time.Second):
-			case <-r.Context().Done():
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-		}
-		fallback["/health_generate"] = health
-		fallback["/get_server_info"] = func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"model_path": cfg.Model, "served_model_name": cfg.Served,
-				"host": cfg.Host, "port": cfg.Port, "max_running_requests": cfg.MaxBatch, "version": cfg.Version})
-		}
-		fallback["/get_model_info"] = func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"model_path": cfg.Model, "tokenizer_path": cfg.Model, "is_generation": true})
-		}
-	case "trtllm":
-		fallback["/version"] = version
-		// A real one-token chat generation.
-		fallback["/health_generate"] = func(w http.ResponseWriter, r *http.Request) {
-			if !generateOne(r.Context(), srv, cfg.Served, true) {
-				http.Error(w, "Generation health check failed", http.StatusInternalServerError)
-				return
-			}
-			_, _ = io.WriteString(w, "Generation health check OK")
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cfg.Engine == "sglang" && !cfg.Metrics && r.URL.Path == "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		f, ok := fallback[r.URL.Path]
-		if !ok || r.Method != http.MethodGet {
-			srv.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, r)
-		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
-			f(w, r)
-			return
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	})
-}
-
-// generateOne runs a one-token generation through the simulator and
-// reports whether it succeeded.
-func generateOne(ctx context.Context, srv http.Handler, model string, chat bool) bool {
-	body, path := map[string]any{"model": model, "max_tokens": 1, "prompt": "hi"}, "/v1/completions"
-	if chat {
-		body, path = map[string]any{"model": model, "max_tokens": 1, "messages": []map[string]string{{"role": "user", "content": "hi"}}},
-			"/v1/chat/completions"
-	}
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	return rec.Code == http.StatusOK
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+// simConfig is the simulator the command line asks for: the engine's
+// personality (engines/sim serves its routes, validation, stream shape
+// and metric names), the served model, the batch limits, and whether the
+// engine would serve Prometheus metrics (SGLang only with
+// --enable-metrics: http_server.py's add_prometheus_middleware).
+func simConfig(cfg twinConfig) sim.Config {
+	return sim.Config{Model: cfg.Served, MaxBatch: cfg.MaxBatch, MaxPrefill: cfg.MaxPrefill,
+		Personality: cfg.Personality, EnableMetrics: cfg.Metrics}
 }
