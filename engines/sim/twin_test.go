@@ -100,12 +100,19 @@ func TestVLLMStreamShape(t *testing.T) {
 	l := twin(t, VLLM, Config{})
 	code, body := post(t, l.URL+"/v1/chat/completions", chatBody)
 	require.Equal(t, 200, code)
+	// role, 1 to 3 token chunks (tokens merge when the handler falls
+	// behind the scheduler, as vLLM's do: how many depends on this
+	// machine's scheduling, so only the shape is fixed), usage, [DONE].
 	ev := events(body)
-	require.Len(t, ev, 6, "role, 3 tokens, usage, [DONE]: %q", ev)
+	n := len(ev)
+	require.True(t, n >= 4 && n <= 6, "role, 3 tokens in 1–3 chunks, usage, [DONE]: %q", ev)
 	assert.Contains(t, ev[0], `"delta":{"role":"assistant","content":""}`)
-	assert.Contains(t, ev[3], `"finish_reason":"length"`, "finish_reason on the last token")
-	assert.Contains(t, ev[4], `"choices":[]`)
-	assert.Equal(t, "[DONE]", ev[5])
+	assert.Contains(t, ev[n-3], `"finish_reason":"length"`, "finish_reason on the last token")
+	for _, e := range ev[1 : n-3] {
+		assert.Contains(t, e, `"finish_reason":null`)
+	}
+	assert.Contains(t, ev[n-2], `"choices":[]`)
+	assert.Equal(t, "[DONE]", ev[n-1])
 	assert.NotContains(t, body, "} \n\n")
 }
 
@@ -113,14 +120,19 @@ func TestSGLangStreamShape(t *testing.T) {
 	l := twin(t, SGLang, Config{})
 	code, body := post(t, l.URL+"/v1/chat/completions", strings.Replace(chatBody, `"model":"m"`, `"model":"any-name"`, 1))
 	require.Equal(t, 200, code, body)
+	// role, 1 to 3 token chunks (merged when the handler falls behind),
+	// a separate finish chunk, usage, [DONE].
 	ev := events(body)
-	require.Len(t, ev, 7, "role, 3 tokens, finish, usage, [DONE]: %q", ev)
+	n := len(ev)
+	require.True(t, n >= 5 && n <= 7, "role, 3 tokens in 1–3 chunks, finish, usage, [DONE]: %q", ev)
 	assert.Contains(t, ev[0], `"delta":{"role":"assistant","content":""}`)
 	assert.Contains(t, ev[0], `"model":"any-name"`, "SGLang echoes the request's model")
-	assert.Contains(t, ev[3], `"finish_reason":null`, "the last token's chunk has no finish_reason")
-	assert.Contains(t, ev[4], `"delta":{},"logprobs":null,"finish_reason":"length"`, "a separate finish chunk")
-	assert.Contains(t, ev[5], `"choices":[]`)
-	assert.Equal(t, "[DONE]", ev[6])
+	for _, e := range ev[1 : n-3] {
+		assert.Contains(t, e, `"finish_reason":null`, "token chunks have no finish_reason")
+	}
+	assert.Contains(t, ev[n-3], `"delta":{},"logprobs":null,"finish_reason":"length"`, "a separate finish chunk")
+	assert.Contains(t, ev[n-2], `"choices":[]`)
+	assert.Equal(t, "[DONE]", ev[n-1])
 }
 
 func TestTRTLLMStreamFraming(t *testing.T) {
@@ -153,10 +165,16 @@ func TestTwinsMergeUnderLoad(t *testing.T) {
 		rec := client(t, l, loadgen.Chat, true, true).Do(context.Background(), loadgen.Request{Prompt: "p", MaxTokens: 6}, time.Now())
 		require.True(t, rec.OK(), rec.Error)
 		require.Equal(t, loadgen.ITLPerChunkUsage, rec.ITLSource, p)
-		require.Len(t, rec.Events, 3, "%s: 6 tokens in 3 chunks", p)
+		// At least two tokens a chunk (more when the handler also falls
+		// behind), so 6 tokens come in at most 3 chunks, and per-chunk
+		// usage says how many each carried.
+		require.LessOrEqual(t, len(rec.Events), 3, "%s: 6 tokens merged", p)
+		sum := 0
 		for _, e := range rec.Events {
-			assert.Equal(t, 2, e.Tokens, p)
+			sum += e.Tokens
 		}
+		assert.Equal(t, 6, sum, p)
+		assert.GreaterOrEqual(t, rec.Events[0].Tokens, 2, p)
 	}
 	// TensorRT-LLM: one chunk per iteration whatever the batch.
 	l := twin(t, TRTLLM, Config{MergeAt: 1})
