@@ -18,6 +18,7 @@ import (
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
+	"github.com/infbench/infbench/servermetrics"
 )
 
 // twinCase is one real engine of testdata/engines.yaml, the profile that
@@ -210,9 +211,17 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 					t.Errorf("MetricsURL %q for a spec without metrics", ep.MetricsURL)
 				}
 			default:
-				code, body := get(t, ep.MetricsURL)
-				if code != http.StatusOK || !strings.Contains(body, "# TYPE ") {
-					t.Errorf("GET %s: %d\n%.300s", ep.MetricsURL, code, body)
+				// The metrics the cell would report, through the real
+				// spec's path and flags (SGLang: --enable-metrics).
+				snap, err := servermetrics.Scrape(t.Context(), http.DefaultClient, ep.MetricsURL)
+				if err != nil {
+					t.Errorf("scraping %s: %v", ep.MetricsURL, err)
+				} else {
+					for _, q := range []servermetrics.Quantity{servermetrics.Running, servermetrics.Waiting} {
+						if v, ok := snap[q]; !ok || v.Engine != tc.engine {
+							t.Errorf("%s: %s read as %+v (present %v), want one of %s's names", ep.MetricsURL, q, v, ok, tc.engine)
+						}
+					}
 				}
 			}
 
@@ -222,6 +231,9 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 			log, _ := os.ReadFile(filepath.Join(logDir, "engine-"+name+".log"))
 			if !strings.Contains(string(log), "infbench-twin: "+tc.engine+" ") {
 				t.Errorf("container log lacks the twin's first line:\n%s", log)
+			}
+			if tc.engine == "trtllm" && !strings.Contains(string(log), "kv_cache_config.dtype fp8 (from --extra_llm_api_options)") {
+				t.Errorf("the TensorRT-LLM twin did not read an FP8 KV cache from the spec's --extra_llm_api_options file:\n%s", log)
 			}
 		})
 	}

@@ -53,7 +53,8 @@ type twinConfig struct {
 	Port        int
 	MaxBatch    int
 	MaxPrefill  int
-	Metrics     bool // SGLang: --enable-metrics
+	Metrics     bool   // SGLang: --enable-metrics
+	KVDtype     string // TensorRT-LLM: kv_cache_config.dtype from --extra_llm_api_options
 }
 
 func main() {
@@ -122,6 +123,9 @@ func serve(cfg twinConfig) error {
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	fmt.Printf("infbench-twin: %s %s twin serving model %q (from %q) on %s, max batch %d\n",
 		cfg.Engine, cfg.Version, cfg.Served, cfg.Model, ln.Addr(), cfg.MaxBatch)
+	if cfg.KVDtype != "" {
+		fmt.Printf("infbench-twin: kv_cache_config.dtype %s (from --extra_llm_api_options)\n", cfg.KVDtype)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,11 +35,27 @@ func TestSpecsParse(t *testing.T) {
 			if len(s.Entrypoint) == 0 {
 				argv = append([]string{"vllm", "serve"}, s.Cmd...) // the image's entrypoint
 			}
+			// The spec's files reach the container at their paths; here
+			// they go to a temporary folder, and the arguments follow.
+			for _, f := range s.Files {
+				local := filepath.Join(t.TempDir(), filepath.Base(f.Path))
+				if err := os.WriteFile(local, []byte(f.Content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				for i := range argv {
+					if argv[i] == f.Path {
+						argv[i] = local
+					}
+				}
+			}
 			var stderr bytes.Buffer
 			cfg, code := parseCommand(argv[0], argv[1:], &stderr)
 			if code != -1 {
 				t.Errorf("%s/%s: %q exits %d:\n%s", profile, name, argv, code, stderr.String())
 				continue
+			}
+			if name == "trtllm" && cfg.KVDtype != "fp8" {
+				t.Errorf("%s/trtllm: kv_cache_config.dtype %q from --extra_llm_api_options, want fp8", profile, cfg.KVDtype)
 			}
 			if cfg.Engine != name || cfg.Served != s.Model || cfg.Port != s.Port || cfg.Host != "0.0.0.0" ||
 				cfg.MaxBatch != run.Profiles[profile].MaxSeqs {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/infbench/infbench/engines/sim"
 )
 
@@ -210,7 +212,58 @@ func parseTRTLLM(args []string, stderr io.Writer) (twinConfig, int) {
 	if v, ok := get("--max_num_tokens"); ok {
 		cfg.MaxPrefill, _ = strconv.Atoi(v)
 	}
+	if v, ok := get("--extra_llm_api_options"); ok {
+		dtype, code := readLLMAPIOptions(v, stderr)
+		if code >= 0 {
+			return twinConfig{}, code
+		}
+		cfg.KVDtype = dtype
+	}
 	return cfg, -1
+}
+
+// readLLMAPIOptions reads the --extra_llm_api_options file as serve.py
+// does before it builds the LLM (yaml.safe_load of the path; a missing
+// file or bad YAML ends start-up with a Python traceback, exit 1), and
+// returns kv_cache_config.dtype ("auto" when the file does not set it:
+// KvCacheConfig's default). A kv_cache_config that is not a mapping, or a
+// free_gpu_memory_fraction that is not a number, is refused as pydantic
+// would. Source: NVIDIA/TensorRT-LLM, tensorrt_llm/commands/serve.py and
+// tensorrt_llm/llmapi/llm_args.py (docs/engine-facts.md; read at a late
+// 1.2 commit, not the 1.2.1 tag).
+func readLLMAPIOptions(path string, stderr io.Writer) (string, int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "Traceback (most recent call last):\nFileNotFoundError: [Errno 2] No such file or directory: '%s'\n", path)
+		return "", 1
+	}
+	var opts map[string]any
+	if err := yaml.Unmarshal(b, &opts); err != nil {
+		fmt.Fprintf(stderr, "Traceback (most recent call last):\nyaml.scanner.ScannerError: %v\n  in \"%s\"\n", err, path)
+		return "", 1
+	}
+	kv, ok := opts["kv_cache_config"]
+	if !ok {
+		return "auto", -1
+	}
+	m, ok := kv.(map[string]any)
+	if !ok {
+		fmt.Fprintf(stderr, "pydantic_core._pydantic_core.ValidationError: 1 validation error for TorchLlmArgs\nkv_cache_config\n  Input should be a valid dictionary [type=model_type, input_value=%v]\n", kv)
+		return "", 1
+	}
+	if f, ok := m["free_gpu_memory_fraction"]; ok {
+		switch f.(type) {
+		case float64, int:
+		default:
+			fmt.Fprintf(stderr, "pydantic_core._pydantic_core.ValidationError: 1 validation error for KvCacheConfig\nfree_gpu_memory_fraction\n  Input should be a valid number [type=float_parsing, input_value=%v]\n", f)
+			return "", 1
+		}
+	}
+	dtype, _ := m["dtype"].(string)
+	if dtype == "" {
+		dtype = "auto"
+	}
+	return dtype, -1
 }
 
 func contains(xs []string, x string) bool {
