@@ -84,28 +84,39 @@ func summarise(before Snapshot, during []Snapshot, after Snapshot) Cell {
 		st.Mean = sum / float64(st.N)
 		return &st
 	}
-	// delta is a counter's increase from before to after (else the last
-	// sample that has it); a decrease means the engine restarted.
+	// delta is a counter's increase over the cell: the sum of its
+	// rises from one scrape to the next (before, the samples, after), a
+	// fall counted as a restart from zero, as Prometheus's increase()
+	// counts it — so a restart mid-cell neither hides the cell's work nor
+	// gives a negative count.
 	delta := func(q Quantity) (float64, bool) {
 		first, ok := before[q]
 		if !ok {
 			return 0, false
 		}
-		last, ok := after[q]
-		if !ok {
-			for i := len(during) - 1; i >= 0; i-- {
-				if last, ok = during[i][q]; ok {
-					break
-				}
+		seq := []Snapshot{before}
+		seq = append(seq, during...)
+		seq = append(seq, after)
+		d, prev, resets, seen := 0.0, first.V, 0, false
+		for _, s := range seq[1:] {
+			v, ok := s[q]
+			if !ok {
+				continue
 			}
+			seen = true
+			if v.V < prev {
+				resets++
+				d += v.V
+			} else {
+				d += v.V - prev
+			}
+			prev = v.V
 		}
-		if !ok {
+		if !seen {
 			return 0, false
 		}
-		d := last.V - first.V
-		if d < 0 {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s went down from %g to %g during the cell (the engine restarted?): left out", q, first.Metric, first.V, last.V))
-			return 0, false
+		if resets > 0 {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s went down %d time(s) during the cell (the engine restarted?): counted from zero after each", q, first.Metric, resets))
 		}
 		c.Names[q] = first.Metric
 		return d, true
@@ -152,6 +163,14 @@ func (c *Cell) FlagBatchLimit(concurrency int) bool {
 		return false
 	}
 	if c.Running.Max >= float64(concurrency) || c.Waiting.Max <= 0 {
+		return false
+	}
+	// A request passes through "waiting" for a step on its way in (vLLM),
+	// and gauges sampled every 250 ms can miss the moment all were
+	// running: flag only a limit the engine states below the
+	// concurrency, or requests waiting on average over the cell.
+	stated := c.MaxBatch != nil && *c.MaxBatch < float64(concurrency)
+	if !stated && c.Waiting.Mean < 1 {
 		return false
 	}
 	limit := ""
