@@ -21,9 +21,15 @@
 # testdata/transcripts/ENGINE-API.sse (vllm with --continuous:
 # vllm-chat-continuous-usage.sse), first line the provenance comment
 # ": infbench: captured <UTC time> from <url> (...)", then the body exactly
-# as received (INFBENCH_TRANSCRIPT_DIR writes elsewhere). Start the engine first, e.g. with
-#   go test -tags=gpu -run '^$' -bench 'BenchmarkServe/engine=trtllm' ...
-# or its own docker run; then run `go test ./engines -run TestTranscripts`.
+# as received (INFBENCH_TRANSCRIPT_DIR writes elsewhere). Start the engine
+# first with its own docker run, publishing its port (the benchmark maps it
+# to a random host port and removes the container when it ends, so it
+# cannot be used for this), e.g. for vLLM:
+#   docker run --gpus all --ipc=host -p 8000:8000 -e HF_TOKEN \
+#     -v ~/.cache/huggingface:/root/.cache/huggingface -e HF_HOME=/root/.cache/huggingface \
+#     vllm/vllm-openai:v0.12.0 <the args of testdata/engines.yaml's vllm spec>
+# (TensorRT-LLM also needs its --extra_llm_api_options file mounted at the
+# spec's path); then run `go test ./engines -run TestTranscripts`.
 set -euo pipefail
 
 usage() { sed -n '2,16p' "$0" >&2; exit 2; }
