@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,7 +104,7 @@ func clickError(w io.Writer, msg string) int {
 func parseTRTLLM(args []string, stderr io.Writer) (twinConfig, int) {
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
-	} else if len(args) > 0 && contains(trtllmSubcommands, args[0]) {
+	} else if len(args) > 0 && slices.Contains(trtllmSubcommands, args[0]) {
 		fmt.Fprintf(stderr, "infbench-twin: trtllm-serve %s is not simulated: the twin runs trtllm-serve serve\n", args[0])
 		return twinConfig{}, 2
 	}
@@ -264,15 +265,6 @@ func readLLMAPIOptions(path string, stderr io.Writer) (string, int) {
 		dtype = "auto"
 	}
 	return dtype, -1
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // closeMatches is Python's difflib.get_close_matches: the at most n
