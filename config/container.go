@@ -258,6 +258,17 @@ func (e Engine) validateContainer() error {
 			if len(list) == 0 {
 				return fmt.Errorf("container.accepted_fields.%s: empty: list the fields the engine accepts on %s (or leave accepted_fields out)", api, api)
 			}
+			// The fields every request carries (loadgen.Client.Body): an
+			// engine that does not accept one would refuse every request.
+			needed := []string{"model", "stream", "max_tokens", "messages"}
+			if api == "completions" {
+				needed[3] = "prompt"
+			}
+			for _, k := range needed {
+				if !slices.Contains(list, k) {
+					return fmt.Errorf("container.accepted_fields.%s: lacks %q, which every %s request sends: add it (the engine would refuse every request otherwise)", api, k, api)
+				}
+			}
 			for k := range e.Extra {
 				if !slices.Contains(list, k) {
 					return fmt.Errorf("extra: field %q is not in container.accepted_fields.%s (%s): the engine would answer HTTP 400; remove it",

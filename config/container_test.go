@@ -40,7 +40,7 @@ engines:
       image: nvcr.io/nvidia/tensorrt-llm/release:1.2.1
       port: 8000
       ready: {path: /health_generate}
-      accepted_fields: {chat: [model, messages, stream], completions: [model, prompt, stream]}
+      accepted_fields: {chat: [model, messages, stream, max_tokens], completions: [model, prompt, stream, max_tokens]}
 `
 
 func TestContainerStrict(t *testing.T) {
@@ -48,9 +48,11 @@ func TestContainerStrict(t *testing.T) {
 		{"unknown field", strings.Replace(containerRun, "port: 8000", "prot: 8000", 1),
 			`x.yaml:12: engines[0] (trtllm).container: unknown field "prot"`},
 		{"extra not accepted", containerRun, `extra: field "return_token_ids" is not in container.accepted_fields.chat`},
-		{"accepted fields of one API only", strings.Replace(strings.Replace(containerRun, ", completions: [model, prompt, stream]", "", 1), "    extra: {return_token_ids: true}\n", "", 1),
+		{"accepted fields without max_tokens", strings.Replace(strings.Replace(containerRun, "[model, messages, stream, max_tokens]", "[model, messages, stream]", 1), "    extra: {return_token_ids: true}\n", "", 1),
+			`container.accepted_fields.chat: lacks "max_tokens", which every chat request sends`},
+		{"accepted fields of one API only", strings.Replace(strings.Replace(containerRun, ", completions: [model, prompt, stream, max_tokens]", "", 1), "    extra: {return_token_ids: true}\n", "", 1),
 			"container.accepted_fields.completions: empty"},
-		{"accepted fields as one list", strings.Replace(containerRun, "{chat: [model, messages, stream], completions: [model, prompt, stream]}", "[model, messages]", 1),
+		{"accepted fields as one list", strings.Replace(containerRun, "{chat: [model, messages, stream, max_tokens], completions: [model, prompt, stream, max_tokens]}", "[model, messages]", 1),
 			"engines[0] (trtllm).container.accepted_fields"},
 		{"bad min driver", strings.Replace(strings.Replace(containerRun, "port: 8000", "port: 8000\n      min_driver: R575", 1), "    extra: {return_token_ids: true}\n", "", 1),
 			`container.min_driver: driver version "R575": want numbers separated by dots`},
