@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -61,27 +60,12 @@ func run(args []string) error {
 	srv := sim.New(sim.Config{Model: *model, MaxBatch: *maxBatch, MaxPrefill: *maxPrefill, Timing: timing})
 	go srv.Run(ctx)
 	ready := time.Now().Add(*readyAfter)
-	hs := &http.Server{Handler: handler(srv, ready), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	fmt.Printf("infbench-sim: serving model %q on %s (ready after %v)\n", *model, ln.Addr(), *readyAfter)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Println("infbench-sim: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return sim.Serve(ctx, ln, handler(srv, ready), func() { fmt.Println("infbench-sim: shutting down") })
 }
 
 // handler adds /version and the loading phase in front of the simulator.

@@ -26,18 +26,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/infbench/infbench/engines/sim"
 )
@@ -119,27 +116,12 @@ func serve(cfg twinConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
 	fmt.Printf("infbench-twin: %s %s twin serving model %q (from %q) on %s, max batch %d\n",
 		cfg.Engine, cfg.Version, cfg.Served, cfg.Model, ln.Addr(), cfg.MaxBatch)
 	if cfg.KVDtype != "" {
 		fmt.Printf("infbench-twin: kv_cache_config.dtype %s (from --extra_llm_api_options)\n", cfg.KVDtype)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Println("infbench-twin: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return sim.Serve(ctx, ln, srv, func() { fmt.Println("infbench-twin: shutting down") })
 }
 
 // simConfig is the simulator the command line asks for: the engine's
