@@ -321,16 +321,16 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 			return false
 		}
 		if ch.ContentBytes > 0 {
-			lag := ev.User.Sub(ev.At)
-			if ev.Clock == streamhttp.ClockKernel {
+			lag := ev.Stamp.Lag()
+			if ev.Stamp.Clock() == streamhttp.ClockKernel {
 				clocks[0] = true
 			} else {
 				clocks[1] = true
 			}
-			if len(rec.Events) > 0 && ev.Read == lastRead {
+			if len(rec.Events) > 0 && ev.Stamp.Seq == lastRead {
 				rec.SharedStamps++
 			}
-			lastRead = ev.Read
+			lastRead = ev.Stamp.Seq
 			rec.Events = append(rec.Events, Event{At: ev.At.Sub(sent), Bytes: ch.ContentBytes, Lag: lag})
 			if haveCum {
 				if !ch.HasUsage {

@@ -29,14 +29,11 @@ type SSEEvent struct {
 	// one (a *streamhttp.Body on Linux), else when that read returned. It
 	// is taken before any JSON decoding.
 	At time.Time
-	// User is when that read returned to this process; User − At is the
-	// client's lag in delivering the event.
-	User time.Time
-	// Read numbers the read that completed the event: events with the
-	// same Read arrived together and share its stamp.
-	Read uint64
-	// Clock is the clock that stamped At.
-	Clock streamhttp.Clock
+	// Stamp is that read's stamp, whose At is At: its Lag (user-space
+	// return − kernel receipt) is the client's delay in delivering the
+	// event, its Clock the clock that stamped it, and its Seq numbers the
+	// read (events with the same Seq arrived together and share it).
+	Stamp streamhttp.Stamp
 }
 
 // StampedReader is a body whose every Read comes from one socket read and
@@ -70,22 +67,16 @@ type SSEReader struct {
 
 	buf        []byte // bytes read and not yet consumed: buf[start:end]
 	start, end int
-	readAt     time.Time // when the last read's bytes arrived
-	readUser   time.Time // when the last read returned
-	readSeq    uint64
-	readClock  streamhttp.Clock
+	read       streamhttp.Stamp // of the last read
 	firstByte  time.Time
 	skipLF     bool // previous line ended in a bare '\r': skip a following '\n'
 	eof        bool
 	err        error
 
-	data     []byte // data of the event being assembled
-	hasData  bool
-	dataAt   time.Time
-	dataUser time.Time
-	dataSeq  uint64
-	dataClk  streamhttp.Clock
-	comments int
+	data      []byte // data of the event being assembled
+	hasData   bool
+	dataStamp streamhttp.Stamp // of the read that completed the data
+	comments  int
 }
 
 // NewSSEReader returns a reader over r. A StampedReader stamps its own
@@ -137,7 +128,7 @@ func (s *SSEReader) Next() (SSEEvent, error) {
 }
 
 func (s *SSEReader) dispatch() SSEEvent {
-	ev := SSEEvent{Data: s.data, At: s.dataAt, User: s.dataUser, Read: s.dataSeq, Clock: s.dataClk}
+	ev := SSEEvent{Data: s.data, At: s.dataStamp.At(), Stamp: s.dataStamp}
 	s.data = s.data[:0]
 	s.hasData = false
 	return ev
@@ -164,7 +155,7 @@ func (s *SSEReader) field(line []byte) {
 	}
 	s.data = append(s.data, value...)
 	s.hasData = true
-	s.dataAt, s.dataUser, s.dataSeq, s.dataClk = s.readAt, s.readUser, s.readSeq, s.readClock
+	s.dataStamp = s.read
 }
 
 // line returns the next complete line without its terminator. ok is false
@@ -241,16 +232,12 @@ func (s *SSEReader) fill() error {
 	n, err := s.r.Read(s.buf[s.end:])
 	if n > 0 {
 		if s.stamped != nil {
-			st := s.stamped.Stamp()
-			s.readAt, s.readUser, s.readSeq, s.readClock = st.At(), st.User, st.Seq, st.Clock()
-		} else {
-			s.readAt = s.now()
-			s.readUser = s.readAt
-			s.readSeq++
-			s.readClock = streamhttp.ClockUser
+			s.read = s.stamped.Stamp()
+		} else { // stamped in user space as the read returns
+			s.read = streamhttp.Stamp{User: s.now(), Seq: s.read.Seq + 1}
 		}
 		if s.firstByte.IsZero() {
-			s.firstByte = s.readAt
+			s.firstByte = s.read.At()
 		}
 		s.end += n
 	}
