@@ -72,7 +72,7 @@ func BenchmarkServe(b *testing.B) {
 			for _, level := range s.Matrix(e.Name) {
 				b.Run(level.Name, func(b *testing.B) {
 					for _, c := range level.Cells {
-						b.Run("prompt="+c.Category, func(b *testing.B) {
+						b.Run("workload="+c.Workload, func(b *testing.B) {
 							if b.N != 1 {
 								// Main refuses any -benchtime but 1x; a cell
 								// sizes itself, and repeating it inside one

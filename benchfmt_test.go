@@ -41,7 +41,7 @@ func TestBenchmarkOutputParses(t *testing.T) {
 		t.Errorf("stderr does not name the results folder %s:\n%s", dir, stderr.String())
 	}
 
-	name := regexp.MustCompile(`^Serve/engine=[^/]+/conc=[0-9]+/prompt=[^/]+(-[0-9]+)?$`)
+	name := regexp.MustCompile(`^Serve/engine=[^/]+/conc=[0-9]+/workload=[^/]+(-[0-9]+)?$`)
 	configKey := regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	var results []*benchfmt.Result
 	r := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "stdout")
@@ -57,7 +57,7 @@ func TestBenchmarkOutputParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(results) != 1 {
-		t.Fatalf("%d benchmark results, want 1 (engine=sim/conc=2/prompt=short):\n%s", len(results), stdout.String())
+		t.Fatalf("%d benchmark results, want 1 (engine=sim/conc=2/workload=short):\n%s", len(results), stdout.String())
 	}
 	res := results[0]
 	if full := string(res.Name.Full()); !name.MatchString(full) {
@@ -70,8 +70,8 @@ func TestBenchmarkOutputParses(t *testing.T) {
 			keys[k] = v
 		}
 	}
-	if string(base) != "Serve" || keys["engine"] != "sim" || keys["conc"] != "2" || keys["prompt"] != "short" {
-		t.Errorf("name parts: base %q, keys %v; want Serve with engine=sim, conc=2, prompt=short", base, keys)
+	if string(base) != "Serve" || keys["engine"] != "sim" || keys["conc"] != "2" || keys["workload"] != "short" {
+		t.Errorf("name parts: base %q, keys %v; want Serve with engine=sim, conc=2, workload=short", base, keys)
 	}
 
 	units := map[string]float64{}

@@ -3,7 +3,7 @@
 // streaming API, and reports through testing.B so that benchstat can say
 // whether a difference is real.
 //
-// BenchmarkServe/engine=E/conc=C/prompt=P (bench_test.go) runs one cell: a
+// BenchmarkServe/engine=E/conc=C/workload=W (bench_test.go) runs one cell: a
 // closed loop keeping C requests in flight with prompts of category P
 // against engine E; …/rate=R/… cells run an open loop at R requests/s.
 // The benchmark is a thin layer over this package, which any program can

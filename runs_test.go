@@ -60,7 +60,7 @@ func TestRunThatMeasuredNothingFails(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results")
 	r := benchtest.Run(t, os.Args[0], []string{resultsdir.EnvDir + "=" + dir}, "-test.bench=Serve/engine=sim/conc=7")
 	assert.Equal(t, 1, r.Code)
-	assert.Contains(t, r.Stderr, "the run measured nothing: -bench=Serve/engine=sim/conc=7 selects no cell of testdata/engines.yaml (cells are engine=sim, conc=2, prompt=short)")
+	assert.Contains(t, r.Stderr, "the run measured nothing: -bench=Serve/engine=sim/conc=7 selects no cell of testdata/engines.yaml (cells are engine=sim, conc=2, workload=short)")
 	assert.NoDirExists(t, dir)
 }
 
@@ -76,10 +76,10 @@ func TestStalledCellStopsAndFailsTheRun(t *testing.T) {
 		"INFBENCH_REQUESTS=20", "INFBENCH_STALL_TIMEOUT=" + stall.String()}, "-test.bench=.")
 	assert.Equal(t, 1, r.Code)
 	const why = "stopped early: the first 4 requests to finish all failed with stall (no event for 2s (stall timeout))"
-	assert.Contains(t, r.Stdout, "--- FAIL: BenchmarkServe/engine=external/conc=4/prompt=short")
+	assert.Contains(t, r.Stdout, "--- FAIL: BenchmarkServe/engine=external/conc=4/workload=short")
 	assert.Contains(t, r.Stdout, why)
 	assert.Contains(t, r.Stderr, "[infbench] FAIL: 1 of 1 cells failed")
-	assert.Contains(t, r.Stderr, "engine=external/conc=4/prompt=short: "+why)
+	assert.Contains(t, r.Stderr, "engine=external/conc=4/workload=short: "+why)
 	took := srv.Span()
 	t.Logf("the server saw %d requests over %v", srv.Requests.Load(), took)
 	assert.LessOrEqual(t, srv.Requests.Load(), int64(8), "requests sent: the first 4 and at most one more per slot")
@@ -109,9 +109,9 @@ func TestCellAboveMaxErrorRateFailsTheRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results")
 	r := benchtest.Run(t, os.Args[0], append(env, resultsdir.EnvDir+"="+dir), "-test.bench=.")
 	assert.Equal(t, 1, r.Code)
-	assert.Regexp(t, `(?m)^BenchmarkServe/engine=external/conc=2/prompt=short-\d+\s+1\s.* err-%`, r.Stdout, "the benchmark line is printed")
+	assert.Regexp(t, `(?m)^BenchmarkServe/engine=external/conc=2/workload=short-\d+\s+1\s.* err-%`, r.Stdout, "the benchmark line is printed")
 	assert.Contains(t, r.Stderr, "[infbench] FAIL: 1 of 1 cells failed (max_error_rate 0.01, INFBENCH_MAX_ERROR_RATE to change it)")
-	assert.Regexp(t, `engine=external/conc=2/prompt=short: [34] of 8 requests failed \(\d+\.\d%\): http [34]; first: http: HTTP 503: overloaded`, r.Stderr)
+	assert.Regexp(t, `engine=external/conc=2/workload=short: [34] of 8 requests failed \(\d+\.\d%\): http [34]; first: http: HTTP 503: overloaded`, r.Stderr)
 	sums, err := resultsdir.ReadSummaries(dir)
 	require.NoError(t, err)
 	require.Len(t, sums.Cells, 1)
@@ -135,7 +135,7 @@ func TestOpenLoopSameScheduleForEveryEngine(t *testing.T) {
 	defer c.Close()
 	salts := cell.NewSalter(0x5eed)
 	schedule := func(engine string, rep int) []time.Duration {
-		cl := cell.Cell{Engine: engine, Rate: 200, MaxInFlight: 64, Category: "short", Prompts: []string{"A"},
+		cl := cell.Cell{Engine: engine, Rate: 200, MaxInFlight: 64, Workload: "short", Prompts: []string{"A"},
 			MaxTokens: 2, Requests: 20, Warmup: 2, Seed: 0x5eed, Rep: rep}
 		recs, _, err := cell.Run(t.Context(), c, cl, salts, nil, nil)
 		require.NoError(t, err)

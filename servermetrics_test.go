@@ -26,7 +26,7 @@ func TestSimulatorCellCarriesServerMetrics(t *testing.T) {
 	r := benchtest.Run(t, os.Args[0], []string{resultsdir.EnvDir + "=" + dir, "INFBENCH_REQUESTS=40", "INFBENCH_MAX_TOKENS=32"},
 		"-test.bench=Serve/engine=sim")
 	require.Equal(t, 0, r.Code)
-	line := regexp.MustCompile(`(?m)^BenchmarkServe/engine=sim/conc=2/prompt=short-\d+\s.*$`).FindString(r.Stdout)
+	line := regexp.MustCompile(`(?m)^BenchmarkServe/engine=sim/conc=2/workload=short-\d+\s.*$`).FindString(r.Stdout)
 	require.NotEmpty(t, line, "the benchmark line")
 	assert.Regexp(t, `\s2\.000 server-running-max\s`, line)
 	assert.Regexp(t, `\s0 server-waiting-max\s`, line)

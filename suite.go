@@ -109,7 +109,7 @@ func (s *Suite) Engines() []config.Engine {
 func (s *Suite) Cell(engine string, conc int, category string) cell.Cell {
 	cat := s.Prompts.Categories[category]
 	c := cell.Cell{
-		Engine: engine, Concurrency: conc, Category: category,
+		Engine: engine, Concurrency: conc, Workload: category,
 		MaxTokens: cat.MaxTokens,
 		Requests:  s.Run.Requests.For(conc),
 		Warmup:    s.Run.Warmup.For(conc),

@@ -102,7 +102,7 @@ func TestGPUSamplesReachTheReport(t *testing.T) {
 	require.NoError(t, err)
 	s := g.Start(t.Context(), f)
 
-	cl := cell.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
+	cl := cell.Cell{Engine: "sim", Concurrency: 2, Workload: "short", Prompts: []string{"Hi."}, MaxTokens: 8, Requests: 6, Warmup: 2}
 	_, _, err = simtest.Record(t.Context(), t, w, simtest.Client(t, url, "m", 2), cl, cell.NewSalter(1), nil)
 	require.NoError(t, err)
 	// The charts need a few samples: wait for them rather than trust the

@@ -21,7 +21,7 @@ func verdict(code int, dir, pattern string, s *Suite, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "[infbench] no cell measured; %s kept for the engine logs in it\n", dir)
 		}
 		if code == 0 {
-			fmt.Fprintf(stderr, "[infbench] the run measured nothing: -bench=%s selects no cell of %s (cells are engine=%s, %s, prompt=%s)\n",
+			fmt.Fprintf(stderr, "[infbench] the run measured nothing: -bench=%s selects no cell of %s (cells are engine=%s, %s, workload=%s)\n",
 				pattern, s.RunFile, strings.Join(engineNames(s.Engines()), "|"), loads(s), strings.Join(s.Categories(), "|"))
 			return 1
 		}

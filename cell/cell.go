@@ -18,11 +18,11 @@ import (
 // request rate) with one prompt category.
 type Cell struct {
 	Engine      string
-	Concurrency int     // closed loop: requests in flight (0 for an open loop)
-	Rate        float64 // open loop: requests per second (0 for a closed loop)
-	Burstiness  float64 // open loop: gamma shape of the gaps (1: Poisson)
-	MaxInFlight int     // open loop: cap on requests in flight
-	Category    string
+	Concurrency int      // closed loop: requests in flight (0 for an open loop)
+	Rate        float64  // open loop: requests per second (0 for a closed loop)
+	Burstiness  float64  // open loop: gamma shape of the gaps (1: Poisson)
+	MaxInFlight int      // open loop: cap on requests in flight
+	Workload    string   // workload=<name>: a prompt category of prompts.yaml, or an entry of workloads:
 	Prompts     []string // the category's prompt texts, used in turn
 	MaxTokens   int      // fixed output length: max_tokens with ignore_eos
 	Requests    int      // measured requests
@@ -40,7 +40,7 @@ type Cell struct {
 
 // Name is the cell's benchmark name below BenchmarkServe.
 func (c Cell) Name() string {
-	return fmt.Sprintf("engine=%s/%s/prompt=%s", c.Engine, c.Load(), c.Category)
+	return fmt.Sprintf("engine=%s/%s/workload=%s", c.Engine, c.Load(), c.Workload)
 }
 
 // Load is the load part of the name: conc=C, or rate=R for an open loop.

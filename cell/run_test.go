@@ -27,7 +27,7 @@ func TestRunSaltsEveryPromptAndFailsWhenAllFail(t *testing.T) {
 
 	var log promptLog
 	salts := cell.NewSalter(0xabc)
-	cl := cell.Cell{Engine: "sim", Concurrency: 3, Category: "short", Prompts: []string{"A", "B"},
+	cl := cell.Cell{Engine: "sim", Concurrency: 3, Workload: "short", Prompts: []string{"A", "B"},
 		MaxTokens: 4, Requests: 9, Warmup: 3}
 	c := simtest.Client(t, url, "m", 3)
 	recs, sum, err := cell.Run(context.Background(), doerFunc(func(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record {
@@ -55,10 +55,10 @@ func TestRunSaltsEveryPromptAndFailsWhenAllFail(t *testing.T) {
 	recs, sum, err = cell.Run(context.Background(), bad, cl, salts, nil, &progress)
 	require.ErrorIs(t, err, loadgen.ErrHopeless)
 	const why = "stopped early: the first 3 requests to finish all failed with http 4xx (HTTP 404: The model `nope` does not exist.)"
-	assert.Contains(t, err.Error(), "cell engine=sim/conc=3/prompt=short: "+why)
+	assert.Contains(t, err.Error(), "cell engine=sim/conc=3/workload=short: "+why)
 	assert.Contains(t, sum.Flags, why+": fix the server or the target and rerun")
 	assert.Less(t, len(recs), 12, "requests sent before the cell stopped")
-	assert.Contains(t, progress.String(), "[infbench] engine=sim/conc=3/prompt=short: 9 requests (+3 warmup) at concurrency 3\n", "a line when the cell starts")
+	assert.Contains(t, progress.String(), "[infbench] engine=sim/conc=3/workload=short: 9 requests (+3 warmup) at concurrency 3\n", "a line when the cell starts")
 	assert.Contains(t, progress.String(), why)
 
 	// With the rule off every request runs, fails, and so does the cell.
@@ -82,7 +82,7 @@ func (f doerFunc) Do(ctx context.Context, r loadgen.Request, e time.Time) loadge
 // at most 20 of the 50 due each second can be sent.
 func TestRunOpenLoopHeldBack(t *testing.T) {
 	c := simtest.Client(t, simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: 10 * time.Millisecond}}), "m", 1)
-	cl := cell.Cell{Engine: "sim", Rate: 50, MaxInFlight: 1, Category: "short", Prompts: []string{"A"},
+	cl := cell.Cell{Engine: "sim", Rate: 50, MaxInFlight: 1, Workload: "short", Prompts: []string{"A"},
 		MaxTokens: 4, Requests: 40, Warmup: 1}
 	_, sum, err := cell.Run(context.Background(), c, cl, cell.NewSalter(1), nil, nil)
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ type chart struct {
 
 // categoryCharts renders the charts of one prompt category into dir.
 func categoryCharts(dir string, c *Category, pal palette, gpus int, model string) ([]chart, error) {
-	name := fileSafe(c.Prompt)
+	name := fileSafe(c.Workload)
 	var out []chart
 	type render struct {
 		base, caption string
@@ -45,13 +45,13 @@ func categoryCharts(dir string, c *Category, pal palette, gpus int, model string
 		if err != nil {
 			return out, err
 		}
-		out = append(out, chart{File: file, Caption: fmt.Sprintf("%s (prompt=%s)", r.caption, c.Prompt)})
+		out = append(out, chart{File: file, Caption: fmt.Sprintf("%s (workload=%s)", r.caption, c.Workload)})
 	}
 	return out, nil
 }
 
 func throughputPlot(c *Category, pal palette, model string) (*plot.Plot, error) {
-	title := "Throughput, prompt=" + c.Prompt
+	title := "Throughput, workload=" + c.Workload
 	if model != "" {
 		title += ", " + model
 	}
@@ -75,7 +75,7 @@ func throughputPlot(c *Category, pal palette, model string) (*plot.Plot, error) 
 // latencyPlot draws p50 (solid) and p99 (dashed) of one latency, in ms;
 // p99 only where a cell had at least 100 requests.
 func latencyPlot(c *Category, pal palette, what string, get func(*Point) (p50, p99 float64)) (*plot.Plot, error) {
-	p := newPlot(what+" p50 (solid) and p99 (dashed), prompt="+c.Prompt,
+	p := newPlot(what+" p50 (solid) and p99 (dashed), workload="+c.Workload,
 		"concurrency (requests in flight)", what+" (ms)")
 	for _, e := range c.Engines {
 		s50 := series{name: e + " p50", color: pal.color(e)}
@@ -116,7 +116,7 @@ func tradeoffPlot(c *Category, pal palette, gpus int) (*plot.Plot, error) {
 	if gpus > 1 {
 		ylabel = fmt.Sprintf("output tokens/s per GPU (÷%d)", gpus)
 	}
-	p := newPlot("Throughput vs per-user speed, prompt="+c.Prompt,
+	p := newPlot("Throughput vs per-user speed, workload="+c.Workload,
 		"tokens/s per user (median 1/TPOT)", ylabel)
 	for _, e := range c.Engines {
 		s := series{name: e, color: pal.color(e)}

@@ -53,8 +53,8 @@ func TestReportGolden(t *testing.T) {
 		ttft, gap time.Duration
 	}{{"fast", 100 * time.Millisecond, 10 * time.Millisecond}, {"slow", 200 * time.Millisecond, 25 * time.Millisecond}} {
 		for _, conc := range []int{1, 4} {
-			key := resultsdir.Key{Cell: fmt.Sprintf("engine=%s/conc=%d/prompt=short", e.name, conc),
-				Engine: e.name, Conc: conc, Prompt: "short"}
+			key := resultsdir.Key{Cell: fmt.Sprintf("engine=%s/conc=%d/workload=short", e.name, conc),
+				Engine: e.name, Conc: conc, Workload: "short"}
 			sink := w.Sink(key)
 			var recs []loadgen.Record
 			for i := range 8 * conc {

@@ -17,11 +17,11 @@ func markdown(w io.Writer, run *resultsdir.Run, cats []*Category, open []results
 	b.WriteString("# infbench results\n\n")
 	writeContext(&b, run)
 	for _, c := range cats {
-		fmt.Fprintf(&b, "## prompt=%s\n\n", c.Prompt)
+		fmt.Fprintf(&b, "## workload=%s\n\n", c.Workload)
 		writeTable(&b, c)
 		writeServerTable(&b, c)
 		writeFlags(&b, c)
-		for _, ch := range charts[c.Prompt] {
+		for _, ch := range charts[c.Workload] {
 			fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Caption, ch.File)
 		}
 	}

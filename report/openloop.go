@@ -40,7 +40,7 @@ func writeOpenLoop(b *strings.Builder, open []resultsdir.CellSummary, charts []c
 	var flags []string
 	for _, c := range open {
 		s := c.Summary
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", mdEscape(c.Engine), mdEscape(c.Prompt),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", mdEscape(c.Engine), mdEscape(c.Workload),
 			strconv.FormatFloat(c.Rate, 'g', -1, 64), num(s.SentReqPerSec, 2), num(s.OutputTokPerSec, 0),
 			ms(s.TTFT.P50), ms(s.TTFT.P99), ms(s.TTFTFromSchedule.P50), ms(s.TTFTFromSchedule.P99), num(100*s.ErrorRate, 1))
 		for _, f := range s.Flags {
@@ -74,14 +74,14 @@ func openLoopCharts(dir string, open []resultsdir.CellSummary, pal palette) ([]c
 	var prompts, engines []string
 	var rates []float64
 	for _, c := range open {
-		k := key{c.Prompt, c.Engine, c.Rate}
+		k := key{c.Workload, c.Engine, c.Rate}
 		p99 := c.Summary.TTFTFromSchedule.P99
 		if c.Summary.TTFTFromSchedule.N < loadgen.MinSamples("p99") {
 			p99 = math.NaN() // too few requests for a tail: left out
 		}
 		vals[k] = append(vals[k], [2]float64{c.Summary.TTFTFromSchedule.P50, p99})
-		if !slices.Contains(prompts, c.Prompt) {
-			prompts = append(prompts, c.Prompt)
+		if !slices.Contains(prompts, c.Workload) {
+			prompts = append(prompts, c.Workload)
 		}
 		if !slices.Contains(engines, c.Engine) {
 			engines = append(engines, c.Engine)
@@ -93,7 +93,7 @@ func openLoopCharts(dir string, open []resultsdir.CellSummary, pal palette) ([]c
 	slices.Sort(rates)
 	var out []chart
 	for _, prompt := range prompts {
-		p := newPlot("TTFT from schedule, p50 (solid) and p99 (dashed), prompt="+prompt,
+		p := newPlot("TTFT from schedule, p50 (solid) and p99 (dashed), workload="+prompt,
 			"offered load (requests/s)", "TTFT from schedule (ms)")
 		for _, e := range engines {
 			s50 := series{name: e + " p50", color: pal.color(e)}
@@ -129,7 +129,7 @@ func openLoopCharts(dir string, open []resultsdir.CellSummary, pal palette) ([]c
 		if err != nil {
 			return out, err
 		}
-		out = append(out, chart{File: file, Caption: "TTFT from schedule against offered load (prompt=" + prompt + ")"})
+		out = append(out, chart{File: file, Caption: "TTFT from schedule against offered load (workload=" + prompt + ")"})
 	}
 	return out, nil
 }

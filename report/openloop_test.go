@@ -25,10 +25,10 @@ func TestOpenLoopSection(t *testing.T) {
 	}
 	salts := cell.NewSalter(3)
 	for _, cl := range []cell.Cell{
-		{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 8, Warmup: 2},
-		{Engine: "sim", Rate: 20, MaxInFlight: 64, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 10, Warmup: 2},
+		{Engine: "sim", Concurrency: 2, Workload: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 8, Warmup: 2},
+		{Engine: "sim", Rate: 20, MaxInFlight: 64, Workload: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 10, Warmup: 2},
 		// One slot at 400 requests/s against ~10 ms requests: held back.
-		{Engine: "sim", Rate: 400, MaxInFlight: 1, Category: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 30, Warmup: 1},
+		{Engine: "sim", Rate: 400, MaxInFlight: 1, Workload: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 30, Warmup: 1},
 	} {
 		recordCell(t, w, simtest.Client(t, url, "m", cl.Conns()), cl, salts)
 	}

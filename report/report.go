@@ -91,7 +91,7 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 		if err != nil {
 			return err
 		}
-		charts[c.Prompt] = cs
+		charts[c.Workload] = cs
 		for _, ch := range cs {
 			files = append(files, ch.File)
 		}

@@ -138,7 +138,7 @@ func TestRenderWritesChartsAndReport(t *testing.T) {
 		"| model | sim-model |",
 		"| engine-slow-step | 4ms |",
 		"| SLO | TTFT ≤ 1s, TPOT ≤ 50ms |",
-		"## prompt=short",
+		"## workload=short",
 		"| conc | fast tok/s | fast TTFT p50 / p99 | fast TPOT p50 / p99 | fast err % | slow tok/s |",
 		"median over the cell's repetitions",
 		"- engine=fast conc=1: rep 1: few requests for the tail",
@@ -236,7 +236,7 @@ func TestRebuildKilledRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(`{"cell":"engine=fast/conc=4/prompt=short","engine":"fa`); err != nil {
+	if _, err := f.WriteString(`{"cell":"engine=fast/conc=4/workload=short","engine":"fa`); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

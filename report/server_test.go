@@ -38,7 +38,7 @@ func TestReportServerMetrics(t *testing.T) {
 	server["sim/8"].FlagBatchLimit(8)
 	for _, e := range []string{"sim", "vllm"} {
 		for _, conc := range []int{1, 8} {
-			key := resultsdir.Key{Cell: fmt.Sprintf("engine=%s/conc=%d/prompt=short", e, conc), Engine: e, Conc: conc, Prompt: "short"}
+			key := resultsdir.Key{Cell: fmt.Sprintf("engine=%s/conc=%d/workload=short", e, conc), Engine: e, Conc: conc, Workload: "short"}
 			sink := w.Sink(key)
 			var recs []loadgen.Record
 			for i := range 2 * conc {

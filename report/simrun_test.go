@@ -48,7 +48,7 @@ func simRun(t *testing.T, engines []simEngine, concs []int) string {
 		}
 		for ci, conc := range concs {
 			client := simtest.Client(t, url, "sim-model", conc)
-			cl := cell.Cell{Engine: e.name, Concurrency: conc, Category: "short",
+			cl := cell.Cell{Engine: e.name, Concurrency: conc, Workload: "short",
 				Prompts: []string{"Name a colour.", "Count to three."}, MaxTokens: 8,
 				Requests: 3 * conc, Warmup: conc, SLO: slo, Seed: 7}
 			reps := 1

@@ -11,13 +11,13 @@ import (
 	"github.com/infbench/infbench/servermetrics"
 )
 
-// Category is one prompt category of a run: its engines side by side at
+// Category is one workload of a run: its engines side by side at
 // each concurrency.
 type Category struct {
-	Prompt  string
-	Engines []string // run order; the palette follows it
-	Concs   []int    // ascending
-	cells   map[engineConc]*Point
+	Workload string
+	Engines  []string // run order; the palette follows it
+	Concs    []int    // ascending
+	cells    map[engineConc]*Point
 }
 
 type engineConc struct {
@@ -71,14 +71,14 @@ func (c *Category) At(engine string, conc int) *Point { return c.cells[engineCon
 // it does not list follow in order of appearance.
 func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 	var cats []*Category
-	byPrompt := map[string]*Category{}
+	byWorkload := map[string]*Category{}
 	reps := map[resultsdir.Key][]resultsdir.CellSummary{}
 	var keys []resultsdir.Key // one per engine, conc, prompt (Rep 0)
 	for _, s := range sums {
-		c := byPrompt[s.Prompt]
+		c := byWorkload[s.Workload]
 		if c == nil {
-			c = &Category{Prompt: s.Prompt, Engines: slices.Clone(engines), cells: map[engineConc]*Point{}}
-			byPrompt[s.Prompt] = c
+			c = &Category{Workload: s.Workload, Engines: slices.Clone(engines), cells: map[engineConc]*Point{}}
+			byWorkload[s.Workload] = c
 			cats = append(cats, c)
 		}
 		k := s.Key
@@ -89,7 +89,7 @@ func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 		reps[k] = append(reps[k], s)
 	}
 	for _, k := range keys {
-		c := byPrompt[k.Prompt]
+		c := byWorkload[k.Workload]
 		if !slices.Contains(c.Engines, k.Engine) {
 			c.Engines = append(c.Engines, k.Engine)
 		}
@@ -102,7 +102,7 @@ func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 		slices.Sort(c.Concs)
 		// Keep only engines that ran in this category, in palette order.
 		c.Engines = slices.DeleteFunc(c.Engines, func(e string) bool {
-			return !slices.ContainsFunc(keys, func(k resultsdir.Key) bool { return k.Prompt == c.Prompt && k.Engine == e })
+			return !slices.ContainsFunc(keys, func(k resultsdir.Key) bool { return k.Workload == c.Workload && k.Engine == e })
 		})
 	}
 	return cats

@@ -36,12 +36,12 @@ func Dir(getenv func(string) string, now time.Time) string {
 // Key identifies one run of one cell: the benchmark cell and which
 // repetition of it (0 for the first; -count and b.N repeat a cell).
 type Key struct {
-	Cell   string  `json:"cell"` // engine=E/conc=C/prompt=P or engine=E/rate=R/prompt=P
-	Engine string  `json:"engine"`
-	Conc   int     `json:"conc"`           // closed loop; 0 for an open loop
-	Rate   float64 `json:"rate,omitempty"` // open loop: requests/s
-	Prompt string  `json:"prompt"`
-	Rep    int     `json:"rep"`
+	Cell     string  `json:"cell"` // engine=E/conc=C/workload=W or engine=E/rate=R/workload=W
+	Engine   string  `json:"engine"`
+	Conc     int     `json:"conc"`           // closed loop; 0 for an open loop
+	Rate     float64 `json:"rate,omitempty"` // open loop: requests/s
+	Workload string  `json:"workload"`
+	Rep      int     `json:"rep"`
 }
 
 // Request is one line of requests.jsonl: the cell run it belongs to and

@@ -32,7 +32,7 @@ func TestKilledRunKeepsWhatItMeasured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := cell.Cell{Engine: "slow", Concurrency: 4, Category: "short", Prompts: []string{"Say something."},
+	cl := cell.Cell{Engine: "slow", Concurrency: 4, Workload: "short", Prompts: []string{"Say something."},
 		MaxTokens: 16, Requests: 40, Warmup: 2, Seed: 1}
 	// The sink the run gets: the Writer's, and a copy of every record for
 	// the comparison. The run is stopped after 10 requests have finished.

@@ -82,7 +82,7 @@ func (w *Writer) SetEngine(e Engine) error {
 // fixes an open loop's arrivals), the sink to cell.Run, and the key with
 // the summary to AddSummary when the cell ends.
 func (w *Writer) Begin(c cell.Cell) (Key, func(loadgen.Record)) {
-	k := Key{Cell: c.Name(), Engine: c.Engine, Conc: c.Concurrency, Rate: c.Rate, Prompt: c.Category, Rep: w.NextRep(c.Name())}
+	k := Key{Cell: c.Name(), Engine: c.Engine, Conc: c.Concurrency, Rate: c.Rate, Workload: c.Workload, Rep: w.NextRep(c.Name())}
 	return k, w.Sink(k)
 }
 

@@ -68,7 +68,7 @@ func TestSinkConcurrentLinesAndSummaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := resultsdir.Key{Cell: "engine=a/conc=8/prompt=short", Engine: "a", Conc: 8, Prompt: "short", Rep: w.NextRep("engine=a/conc=8/prompt=short")}
+	key := resultsdir.Key{Cell: "engine=a/conc=8/workload=short", Engine: "a", Conc: 8, Workload: "short", Rep: w.NextRep("engine=a/conc=8/workload=short")}
 	sink := w.Sink(key)
 	var wg sync.WaitGroup
 	const n = 200
@@ -235,7 +235,7 @@ func TestRemoveUnmeasured(t *testing.T) {
 	}
 
 	measured, w := create("measured")
-	if err := w.AddSummary(resultsdir.Key{Cell: "engine=sim/conc=1/prompt=short"}, loadgen.Summary{Requests: 1}); err != nil {
+	if err := w.AddSummary(resultsdir.Key{Cell: "engine=sim/conc=1/workload=short"}, loadgen.Summary{Requests: 1}); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

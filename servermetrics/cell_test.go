@@ -38,7 +38,7 @@ func TestBatchLimitFlag(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 	run := func(conc int) servermetrics.Cell {
-		c := cell.Cell{Engine: "sim", Concurrency: conc, Category: "short", Prompts: []string{"hello there"},
+		c := cell.Cell{Engine: "sim", Concurrency: conc, Workload: "short", Prompts: []string{"hello there"},
 			MaxTokens: 32, Requests: 4 * conc, Warmup: conc, GiveUpAfter: -1}
 		s, err := servermetrics.Start(t.Context(), url+"/metrics", servermetrics.WithInterval(5*time.Millisecond))
 		require.NoError(t, err)

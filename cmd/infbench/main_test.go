@@ -27,7 +27,7 @@ func measure(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := cell.Cell{Engine: "sim", Concurrency: 2, Category: "short", Prompts: []string{"Hi."}, MaxTokens: 4, Requests: 6, Warmup: 2}
+	cl := cell.Cell{Engine: "sim", Concurrency: 2, Workload: "short", Prompts: []string{"Hi."}, MaxTokens: 4, Requests: 6, Warmup: 2}
 	if _, _, err := simtest.Record(t.Context(), t, w, simtest.Client(t, url, "m", 2), cl, cell.NewSalter(1), nil); err != nil {
 		t.Fatal(err)
 	}
