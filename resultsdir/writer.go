@@ -16,12 +16,13 @@ import (
 type Writer struct {
 	dir string
 
-	mu   sync.Mutex // guards the fields below and every write
-	run  Run
-	reqs *os.File
-	sums Summaries
-	reps map[string]int
-	err  error // the first failed request write
+	mu     sync.Mutex // guards the fields below and every write
+	run    Run
+	reqs   *os.File
+	sums   Summaries
+	sweeps Sweeps
+	reps   map[string]int
+	err    error // the first failed request write
 }
 
 // Create makes the folder dir (and its parents), writes run.json and an
