@@ -13,7 +13,7 @@ func TestSuiteCells(t *testing.T) {
 	env := map[string]string{"INFBENCH_CONCURRENCY": "2,8", "INFBENCH_PROMPTS": "code,short", "INFBENCH_MAX_TOKENS": "12"}
 	s, err := infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
 	require.NoError(t, err)
-	assert.Equal(t, []string{"code", "short"}, s.Categories())
+	assert.Equal(t, []string{"code", "short"}, s.Workloads())
 	c := s.Cell("sim", 8, "code")
 	assert.Equal(t, "engine=sim/conc=8/workload=code", c.Name())
 	assert.Equal(t, 12, c.MaxTokens, "INFBENCH_MAX_TOKENS overrides the category")

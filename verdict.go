@@ -22,7 +22,7 @@ func verdict(code int, dir, pattern string, s *Suite, stderr io.Writer) int {
 		}
 		if code == 0 {
 			fmt.Fprintf(stderr, "[infbench] the run measured nothing: -bench=%s selects no cell of %s (cells are engine=%s, %s, workload=%s)\n",
-				pattern, s.RunFile, strings.Join(engineNames(s.Engines()), "|"), loads(s), strings.Join(s.Categories(), "|"))
+				pattern, s.RunFile, strings.Join(engineNames(s.Engines()), "|"), loads(s), strings.Join(s.Workloads(), "|"))
 			return 1
 		}
 		return code
