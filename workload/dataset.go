@@ -107,9 +107,15 @@ func (d *Dataset) Describe() string {
 	if d.Spec.MaxTokens > 0 {
 		out = fmt.Sprintf("max_tokens %d", d.Spec.MaxTokens)
 	}
-	return fmt.Sprintf("dataset %s (%s, sha256 %s): %d entries, %d skipped, %d within input %d..%d output ≤ %d tokens (estimated); sample %s; output %s",
+	bound := func(x int) string {
+		if x == 0 {
+			return "any"
+		}
+		return fmt.Sprint(x)
+	}
+	return fmt.Sprintf("dataset %s (%s, sha256 %s): %d entries, %d skipped, %d within input %d..%s output ≤ %s tokens (estimated); sample %s; output %s",
 		d.Spec.Path, d.Spec.Format, d.SHA256[:16], d.Read, d.Skipped, len(d.Entries),
-		d.Spec.MinInputTokens, d.Spec.MaxInputTokens, d.Spec.MaxOutputTokens, n, out)
+		d.Spec.MinInputTokens, bound(d.Spec.MaxInputTokens), bound(d.Spec.MaxOutputTokens), n, out)
 }
 
 // ClosedLoopOnly is false.
