@@ -1,9 +1,11 @@
 // Package cell runs one cell of the benchmark matrix: one engine at one
-// load (a concurrency, or a request rate) with one prompt category. It
-// builds the cell's requests — every prompt salted so that no prefix cache
-// can serve it from an earlier request — drives them through the closed
-// or open loop of package loadgen, and summarises the measured ones. It
-// knows nothing of how the engine was started or where results go.
+// load (a concurrency, or a request rate) with one workload. The
+// workload's Source (a prompt category, Prompts; the other kinds are in
+// package workload) builds the cell's requests — salted so that no prefix
+// cache serves one from an earlier request unless the workload shares a
+// prefix on purpose — which Run drives through the closed or open loop of
+// package loadgen, and summarises the measured ones. It knows nothing of
+// how the engine was started or where results go.
 package cell
 
 import (
@@ -15,7 +17,7 @@ import (
 )
 
 // Cell is one point of the matrix: an engine at one concurrency (or one
-// request rate) with one prompt category.
+// request rate) with one workload.
 type Cell struct {
 	Engine      string
 	Concurrency int     // closed loop: requests in flight (0 for an open loop)

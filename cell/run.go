@@ -44,6 +44,9 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	})
 	sum := loadgen.Summarize(records, c.SLO)
 	sum.InputTokens = reqs.InputTokens()
+	if sum.InputTokens != "" && progress != nil {
+		fmt.Fprintf(progress, "[infbench] %s: input lengths %s\n", c.Name(), sum.InputTokens)
+	}
 	var hopeless *loadgen.HopelessError
 	if errors.As(err, &hopeless) {
 		sum.Flags = append(sum.Flags, hopeless.Error())

@@ -221,15 +221,15 @@ func TestWorkloadSpecs(t *testing.T) {
 	assert.Equal(t, time.Second, r.Workloads[1].ThinkTime)
 
 	for yaml, want := range map[string]string{
-		"  - {name: s, kind: synthetic, input_tokens: {dist: normal, mean: 9, sd: 1}, output_tokens: 4}\n": `unknown field "sd" for dist normal (known: mean, std)`,
-		"  - {name: s, kind: synthetic, input_tokens: {dist: zipf}, output_tokens: 4}\n":                 `dist "zipf": use fixed, uniform, normal or lognormal`,
-		"  - {name: s, kind: synthetic, output_tokens: 4}\n":                                             `workloads[0] (s): input_tokens: required for kind synthetic`,
-		"  - {name: s, kind: synthetic, input_tokens: {dist: uniform, min: 9, max: 3}, output_tokens: 4}\n": `workloads[0] (s): input_tokens: uniform min 9, max 3: want 1 ≤ min ≤ max`,
-		"  - {name: S, kind: synthetic}\n":                                                               `workloads[0]: name "S": use lower-case letters`,
-		"  - {name: d, kind: dataset, path: x.json, format: csv}\n":                                      `workloads[0] (d): format: "csv": use sharegpt or jsonl`,
+		"  - {name: s, kind: synthetic, input_tokens: {dist: normal, mean: 9, sd: 1}, output_tokens: 4}\n":      `unknown field "sd" for dist normal (known: mean, std)`,
+		"  - {name: s, kind: synthetic, input_tokens: {dist: zipf}, output_tokens: 4}\n":                        `dist "zipf": use fixed, uniform, normal or lognormal`,
+		"  - {name: s, kind: synthetic, output_tokens: 4}\n":                                                    `workloads[0] (s): input_tokens: required for kind synthetic`,
+		"  - {name: s, kind: synthetic, input_tokens: {dist: uniform, min: 9, max: 3}, output_tokens: 4}\n":     `workloads[0] (s): input_tokens: uniform min 9, max 3: want 1 ≤ min ≤ max`,
+		"  - {name: S, kind: synthetic}\n":                                                                      `workloads[0]: name "S": use lower-case letters`,
+		"  - {name: d, kind: dataset, path: x.json, format: csv}\n":                                             `workloads[0] (d): format: "csv": use sharegpt or jsonl`,
 		"  - {name: p, kind: shared_prefix, groups: 0, prefix_tokens: 8, suffix_tokens: 8, output_tokens: 8}\n": `workloads[0] (p): groups: 0: required for kind shared_prefix, at least 1`,
-		"  - {name: m, kind: multi_turn, turns: 2, input_tokens: 8, output_tokens: 8, think_time: -1s}\n":        `workloads[0] (m): think_time: -1s: must not be negative`,
-		"  - {name: x, kind: replay}\n": `workloads[0] (x): kind "replay": use dataset, synthetic, shared_prefix or multi_turn`,
+		"  - {name: m, kind: multi_turn, turns: 2, input_tokens: 8, output_tokens: 8, think_time: -1s}\n":       `workloads[0] (m): think_time: -1s: must not be negative`,
+		"  - {name: x, kind: replay}\n":                                                                         `workloads[0] (x): kind "replay": use dataset, synthetic, shared_prefix or multi_turn`,
 	} {
 		_, err := ParseRun("e.yaml", []byte(base+"workloads:\n"+yaml))
 		assert.ErrorContains(t, err, want, yaml)

@@ -1,13 +1,17 @@
 package workload
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
 )
 
@@ -83,4 +87,25 @@ func TestDatasetFiltersAndSample(t *testing.T) {
 	w.MaxOutputTokens = 1
 	_, err = New(w, "../testdata")
 	assert.ErrorContains(t, err, "no entry of 25 passes the length filters")
+}
+
+// Every dataset request is salted at its start and asks for its entry's
+// output length; the sample is the one Sampled draws.
+func TestDatasetRequests(t *testing.T) {
+	src, err := New(config.WorkloadSpec{Name: "notes", Kind: config.WorkloadDataset, Path: "workloads/sample.jsonl",
+		Format: config.FormatJSONL, Sample: 4}, "../testdata")
+	require.NoError(t, err)
+	reqs, err := src.Open(context.Background(), cell.Open{Salts: cell.NewSalter(0xab), Total: 8, Seed: 3})
+	require.NoError(t, err)
+	want := src.(*Dataset).Sampled(3)
+	seen := map[string]bool{}
+	for i := range 8 {
+		r := reqs.Request(context.Background(), i)
+		salt := fmt.Sprintf("[infbench ab-%d]\n", i+1)
+		require.True(t, strings.HasPrefix(r.Prompt, salt), r.Prompt)
+		assert.Equal(t, want[i%4].Prompt, r.Prompt[len(salt):])
+		assert.Equal(t, want[i%4].OutputTokens, r.MaxTokens)
+		seen[r.Prompt] = true
+	}
+	assert.Len(t, seen, 8, "no two requests alike")
 }

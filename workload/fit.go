@@ -99,6 +99,9 @@ func (f *fitter) fitNew(ctx context.Context, lead string, n int) (string, error)
 	}
 	want := bytesPerToken*n - len(lead)
 	if want <= 0 {
+		if want < 0 {
+			f.missed++ // the lead alone is longer
+		}
 		return lead, nil
 	}
 	return lead + f.text(want), nil

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,6 @@ func (m MultiTurn) Open(ctx context.Context, o cell.Open) (cell.Requests, error)
 	rng := newRand(o.Seed, w.Name)
 	r := &turnRequests{spec: w, ctx: ctx, salts: o.Salts, ready: make(chan *session, o.Concurrency),
 		live: map[int]*session{}}
-	r.f = newFitter(o.Tokenizer, rng, w.InputTokens.Upper())
 	// Lengths are drawn in advance, per session and turn, so that the
 	// draws do not depend on the order answers arrive in.
 	sessions := o.Total/w.Turns + o.Concurrency + 1
@@ -43,6 +43,7 @@ func (m MultiTurn) Open(ctx context.Context, o cell.Open) (cell.Requests, error)
 		r.ins = append(r.ins, draw(w.InputTokens, rng))
 		r.outs = append(r.outs, draw(w.OutputTokens, rng))
 	}
+	r.f = newFitter(o.Tokenizer, rng, slices.Max(r.ins))
 	// Fit every message length now, before the clock starts: Request
 	// then finds them fitted.
 	for k, n := range r.ins {
