@@ -12,7 +12,7 @@ import (
 func TestTurnTTFT(t *testing.T) {
 	rec := func(turn int, ttft time.Duration, warmup bool, kind ErrorKind) Record {
 		return Record{Turn: turn, Session: 1, TTFT: ttft, E2E: ttft + time.Millisecond, End: ttft + time.Millisecond,
-			Events: []Event{{At: ttft, Tokens: 1, Bytes: 1}, {At: ttft + time.Millisecond, Tokens: 1, Bytes: 1}},
+			Events:       []Event{{At: ttft, Tokens: 1, Bytes: 1}, {At: ttft + time.Millisecond, Tokens: 1, Bytes: 1}},
 			OutputTokens: 2, MaxTokens: 2, Warmup: warmup, ErrorKind: kind}
 	}
 	s := Summarize([]Record{
