@@ -26,16 +26,19 @@ func (c *Client) Tokenizer() string { return c.target.TokenizePath }
 
 // Tokenize counts the tokens of text with the engine's own tokenizer:
 // POST Target.TokenizePath {"model", "prompt"} → {"count", ...}. That is
-// vLLM's shape (vllm-project/vllm vllm/entrypoints/serve/tokenize/
-// protocol.py TokenizeCompletionRequest {model, prompt, add_special_tokens
-// = true, ...} and TokenizeResponse {count, max_model_len, tokens},
-// routed by serve/tokenize/api_router.py; read at vLLM@030ea52e and
-// @045d7575, 2026 main, not at v0.12.0, where the route lived in
-// entrypoints/openai/api_server.py) and SGLang's (sgl-project/sglang
+// vLLM's shape: TokenizeCompletionRequest {model, prompt,
+// add_special_tokens = true, return_token_strs} and TokenizeResponse
+// {count, max_model_len, tokens, token_strs} in vllm-project/vllm
+// vllm/entrypoints/openai/protocol.py (read at vLLM@ec3b890c, late 2025,
+// near v0.12.0 but not at it; the POST /tokenize route of that era's
+// entrypoints/openai/api_server.py was not read there), the same models
+// moved to vllm/entrypoints/serve/tokenize/protocol.py and routed by
+// serve/tokenize/api_router.py on 2026 main (read at vLLM@030ea52e,
+// @045d7575). SGLang's is the same: sgl-project/sglang
 // python/sglang/srt/entrypoints/http_server.py routes POST /tokenize and
 // /v1/tokenize, read at SGL@0025436e, Oct–Nov 2025, not at v0.5.6.post2;
 // openai/serving_tokenize.py answers {tokens, count, max_model_len},
-// read at SGL@0351c1fa). The count includes the special tokens the
+// read at SGL@0351c1fa. The count includes the special tokens the
 // engine adds to a completions prompt (BOS), as usage.prompt_tokens does.
 // It returns ErrNoTokenizer when the target has no route or the server
 // answers 404.

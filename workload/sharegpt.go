@@ -7,18 +7,22 @@ import (
 
 // ParseShareGPT reads a ShareGPT JSON file: a list of objects, each with
 // "conversations": [{"from": "human"|"gpt"|..., "value": text}, ...].
-// This is the file vLLM's and SGLang's serving benchmarks read
-// (vllm-project/vllm vllm/benchmarks/datasets.py ShareGPTDataset;
-// sgl-project/sglang python/sglang/bench_serving.py
-// sample_sharegpt_requests): the prompt is the first human turn and the
-// gpt turn right after it is the reference answer, whose estimated
-// length (4 bytes a token) is the request's output length. Both of those
-// take turns 0 and 1 whatever their "from"; here the first "human" turn
-// is sought, so a conversation opening with a system turn still counts.
-// A conversation without a human turn followed by a gpt turn is skipped
-// (skipped counts them), as theirs skip conversations of fewer than two
-// turns. A value of the wrong type stops the load, naming the file, the
-// entry and the field.
+// It is the file vLLM's and SGLang's serving benchmarks read:
+// vllm-project/vllm vllm/benchmarks/datasets.py ShareGPTDataset (read at
+// vLLM@f2e97dda, 2026 main) keeps entries with at least two turns and
+// takes conversations[0].value as the prompt and conversations[1].value
+// as the completion, whose token length is the output length;
+// sgl-project/sglang sample_sharegpt_requests (bench_serving.py in
+// v0.5-era releases, python/sglang/benchmark/datasets/sharegpt.py at
+// SGL@09716a6e, 2026 main, where it was read) does the same, also
+// accepting "conversation". Neither was read at the pinned versions.
+// Here the prompt is the first "human" turn and the reference answer
+// the "gpt" turn right after it, so a conversation opening with a system
+// turn still counts; the output length is the answer's estimated tokens
+// (4 bytes a token: no tokenizer is at hand when the file is read). A
+// conversation without a human turn followed by a gpt turn is skipped
+// (skipped counts them). A value of the wrong type stops the load,
+// naming the file, the entry and the field.
 func ParseShareGPT(file string, data []byte) (entries []Entry, skipped int, err error) {
 	var list []json.RawMessage
 	if err := json.Unmarshal(data, &list); err != nil {
