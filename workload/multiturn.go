@@ -56,9 +56,7 @@ func (m MultiTurn) Open(ctx context.Context, o cell.Open) (cell.Requests, error)
 		}
 	}
 	for range o.Concurrency {
-		if err := r.start(); err != nil {
-			return nil, err
-		}
+		r.start()
 	}
 	return r, nil
 }
@@ -102,14 +100,13 @@ type turnRequests struct {
 }
 
 // start begins a new session and makes its first turn ready.
-func (r *turnRequests) start() error {
+func (r *turnRequests) start() {
 	r.mu.Lock()
 	r.n++
 	s := &session{id: r.n, turn: 1, first: ((r.n - 1) * r.spec.Turns) % len(r.ins)}
 	r.live[s.id] = s
 	r.mu.Unlock()
 	r.ready <- s
-	return nil
 }
 
 // message is a new user message of n tokens, led by lead.
@@ -167,7 +164,7 @@ func (r *turnRequests) Done(rec loadgen.Record) {
 		r.mu.Lock()
 		delete(r.live, s.id)
 		r.mu.Unlock()
-		_ = r.start()
+		r.start()
 		return
 	}
 	s.msgs = append(s.msgs, loadgen.Message{Role: "assistant", Content: rec.Text})
