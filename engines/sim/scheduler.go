@@ -12,7 +12,15 @@ type seq struct {
 	promptTokens int
 	target       int // tokens to generate
 
+	// text is the rendered prompt (promptText) and hashes its full
+	// blocks' hash chain, for the prefix cache; counted says a generation
+	// handler made the sequence (Server.inFlight counts it).
+	text    string
+	hashes  []blockHash
+	counted bool
+
 	prefillLeft int // prompt tokens not yet prefilled (scheduler only)
+	cached      int // prompt tokens the prefix cache held at admission (scheduler only)
 
 	// hold: the scheduler notifies the handler every second token
 	// (a twin's merging under load; see Config.MergeAt).
@@ -28,6 +36,25 @@ type seq struct {
 func newSeq(prompt, target int) *seq {
 	return &seq{born: time.Now(), promptTokens: prompt, target: target, prefillLeft: prompt,
 		notify: make(chan struct{}, 1), gone: make(chan struct{})}
+}
+
+// newTextSeq is a sequence whose prompt renders to text, so that the
+// prefix cache can look it up and keep it.
+func newTextSeq(text string, prompt, target int) *seq {
+	s := newSeq(prompt, target)
+	s.text, s.hashes = text, blockHashes(text)
+	return s
+}
+
+// fullText is the sequence's text once finished: its prompt and the
+// tokens it generated, as the stream sent them (Token).
+func (s *seq) fullText() string {
+	b := make([]byte, 0, len(s.text)+8*s.target)
+	b = append(b, s.text...)
+	for i := range s.target {
+		b = append(b, Token(i)...)
+	}
+	return string(b)
 }
 
 // progress returns the tokens produced so far and whether the sequence is
@@ -58,22 +85,37 @@ type scheduler struct {
 	in         chan *seq
 
 	mergeAt int // merge tokens when the batch holds at least this many (0: never)
+	cache   *prefixCache
 
-	mu      sync.Mutex
-	running int // for /metrics and tests
-	waiting int
-	peak    int
-	totals  totals
+	mu       sync.Mutex
+	running  int // for /metrics and tests
+	waiting  int
+	peak     int
+	inFlight int // generation handlers' sequences not finished (enter, leave)
+	peakIn   int // the most inFlight has been
+	totals   totals
 }
 
 // totals are the scheduler's counters and last-step state for the twins'
 // /metrics and SGLang's health check.
 type totals struct {
 	context    int       // tokens held by the running batch after the last step
-	prompt     int       // prompt tokens prefilled, all time
+	prompt     int       // prompt tokens of the sequences whose prefill ended, cached ones included, all time
+	prefilled  int       // prompt tokens computed (not served by the prefix cache), all time
 	generated  int       // tokens generated, all time
 	finished   int       // sequences finished, all time
 	lastOutput time.Time // when a step last produced a token
+
+	// The prefix cache, in tokens (vLLM's prefix_cache_queries and
+	// prefix_cache_hits): the prompt tokens of the sequences admitted
+	// while the cache is on, and those of them it held.
+	cacheQueries, cacheHits int
+	cachedBlocks            int // blocks in the cache after the last step
+	// sglangHitRate is SGLang's sglang:cache_hit_rate gauge: the hit rate
+	// of the last step that admitted sequences, 0 after every
+	// sglangDecodeLogInterval-th step that only decoded
+	// (twin_sglang.go).
+	sglangHitRate float64
 }
 
 func (sc *scheduler) counters() totals {
@@ -88,8 +130,39 @@ func (sc *scheduler) stats() (running, waiting, peak int) {
 	return sc.running, sc.waiting, sc.peak
 }
 
+// enter counts a generation handler's sequence in flight from before it
+// is handed to the scheduler; the scheduler lets it leave when it
+// finishes or its client has gone, before the handler sends its last
+// chunk, so that a closed loop of C clients never shows more than C.
+func (sc *scheduler) enter(s *seq) {
+	s.counted = true
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.inFlight++
+	sc.peakIn = max(sc.peakIn, sc.inFlight)
+}
+
+// leave ends what enter began, for n sequences.
+func (sc *scheduler) leave(n int) {
+	if n == 0 {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.inFlight -= n
+}
+
+// peakInFlight is the most sequences generation handlers have had in
+// flight at once since start.
+func (sc *scheduler) peakInFlight() int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.peakIn
+}
+
 func (sc *scheduler) run(ctx context.Context) {
 	var running, waiting []*seq
+	decodeSteps := 0 // steps that admitted nothing and decoded, for sglangHitRate
 	next := time.Now()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -113,12 +186,24 @@ func (sc *scheduler) run(ctx context.Context) {
 				break drain
 			}
 		}
-		running = dropGone(running)
-		waiting = dropGone(waiting)
+		var gone int
+		running, gone = dropGone(running, gone)
+		waiting, gone = dropGone(waiting, gone)
+		sc.leave(gone)
 
-		// Admit, then plan this step's prefill.
+		// Admit, then plan this step's prefill. An admitted sequence's
+		// prompt tokens the prefix cache holds skip prefill.
+		var admitted, queried, hit int
 		for len(waiting) > 0 && len(running) < sc.maxBatch {
-			running = append(running, waiting[0])
+			s := waiting[0]
+			if sc.cache.on() {
+				s.cached = sc.cache.lookup(s.hashes, s.promptTokens)
+				s.prefillLeft = s.promptTokens - s.cached
+				queried += s.promptTokens
+				hit += s.cached
+			}
+			admitted++
+			running = append(running, s)
 			waiting = waiting[1:]
 		}
 		var step Step
@@ -161,14 +246,19 @@ func (sc *scheduler) run(ctx context.Context) {
 		kept := running[:0]
 		merge := sc.mergeAt > 0 && len(running) >= sc.mergeAt
 		var t totals
+		left := 0
 		for _, s := range running {
 			emit := false
 			if s.prefillLeft > 0 {
 				n := min(s.prefillLeft, budget)
 				s.prefillLeft -= n
 				budget -= n
-				t.prompt += n
+				t.prefilled += n
 				emit = s.prefillLeft == 0 // prefill ends with the first token
+				if emit {
+					t.prompt += s.promptTokens
+					sc.cache.insert(s.hashes) // the prompt's blocks are computed
+				}
 			} else {
 				emit = true
 			}
@@ -195,17 +285,41 @@ func (sc *scheduler) run(ctx context.Context) {
 				t.context += s.promptTokens - s.prefillLeft + s.produced
 			} else {
 				t.finished++
+				if s.counted {
+					left++
+				}
+				if sc.cache.on() {
+					sc.cache.insert(blockHashes(s.fullText())) // and now its output's
+				}
 			}
 		}
 		running = kept
+		if admitted > 0 {
+			// SGLang's log_prefill_stats: hit / (new + hit) tokens of the
+			// sequences this step admitted.
+			t.sglangHitRate = float64(hit) / float64(max(1, queried))
+		} else if step.Decode > 0 {
+			decodeSteps++
+		}
 		// Finished sequences have left: /metrics must not go on showing
 		// them while the scheduler waits for the next request.
 		sc.mu.Lock()
 		sc.running = len(running)
+		sc.inFlight -= left
 		sc.totals.context = t.context
 		sc.totals.prompt += t.prompt
+		sc.totals.prefilled += t.prefilled
 		sc.totals.generated += t.generated
 		sc.totals.finished += t.finished
+		sc.totals.cacheQueries += queried
+		sc.totals.cacheHits += hit
+		sc.totals.cachedBlocks = sc.cache.len()
+		switch {
+		case admitted > 0:
+			sc.totals.sglangHitRate = t.sglangHitRate
+		case step.Decode > 0 && decodeSteps%sglangDecodeLogInterval == 0:
+			sc.totals.sglangHitRate = 0 // log_decode_stats sets cache_hit_rate = 0.0
+		}
 		if t.generated > 0 {
 			sc.totals.lastOutput = now
 		}
@@ -213,12 +327,16 @@ func (sc *scheduler) run(ctx context.Context) {
 	}
 }
 
-func dropGone(ss []*seq) []*seq {
+// dropGone removes the sequences whose client has left and adds those
+// that counted in flight to gone.
+func dropGone(ss []*seq, gone int) ([]*seq, int) {
 	kept := ss[:0]
 	for _, s := range ss {
 		if !s.left() {
 			kept = append(kept, s)
+		} else if s.counted {
+			gone++
 		}
 	}
-	return kept
+	return kept, gone
 }
