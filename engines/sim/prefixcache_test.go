@@ -242,3 +242,40 @@ func TestPeakRequestsInFlight(t *testing.T) {
 	require.Equal(t, 200, code)
 	assert.Contains(t, body, "# TYPE sim:peak_requests_in_flight gauge\nsim:peak_requests_in_flight 8\n")
 }
+
+// The twins export the simulator's cache under their engines' names:
+// vLLM's counters in tokens, and SGLang's gauge as the last prefill
+// batch's hit rate, zeroed by the 40th decode batch's stats.
+func TestTwinPrefixCacheMetrics(t *testing.T) {
+	prompt := text("twin", 8000) // 2,000 tokens; 1,984 hit when repeated
+	const rate = 1984.0 / 2000
+
+	v := twin(t, VLLM, Config{Timing: fast()})
+	c := client(t, v, loadgen.Completions, true, false)
+	for range 2 {
+		rec := c.Do(context.Background(), loadgen.Request{Prompt: prompt, MaxTokens: 2}, time.Now())
+		require.True(t, rec.OK(), rec.Error)
+	}
+	snap, err := servermetrics.Scrape(context.Background(), http.DefaultClient, v.URL+"/metrics")
+	require.NoError(t, err)
+	assert.Equal(t, servermetrics.Value{V: 4000, Metric: "vllm:prefix_cache_queries_total", Engine: "vllm"}, snap[servermetrics.PrefixQueries])
+	assert.Equal(t, servermetrics.Value{V: 1984, Metric: "vllm:prefix_cache_hits_total", Engine: "vllm"}, snap[servermetrics.PrefixHits])
+
+	s := twin(t, SGLang, Config{Timing: fast(), EnableMetrics: true})
+	for !s.Server.warm.Load() {
+		time.Sleep(time.Millisecond) // the warm-up generation runs first
+	}
+	c = client(t, s, loadgen.Completions, true, false)
+	hitRate := func(maxTokens int) float64 {
+		rec := c.Do(context.Background(), loadgen.Request{Prompt: prompt, MaxTokens: maxTokens}, time.Now())
+		require.True(t, rec.OK(), rec.Error)
+		snap, err := servermetrics.Scrape(context.Background(), http.DefaultClient, s.URL+"/metrics")
+		require.NoError(t, err)
+		v := snap[servermetrics.PrefixHitRate]
+		assert.Equal(t, "sglang:cache_hit_rate", v.Metric)
+		return v.V
+	}
+	assert.Zero(t, hitRate(2), "a cold cache")
+	assert.InDelta(t, rate, hitRate(2), 1e-12, "the repeated prompt's prefill batch")
+	assert.Zero(t, hitRate(2*sglangDecodeLogInterval+1), "decode batches' stats set it to 0")
+}
