@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"container/list"
-	"encoding/binary"
-	"hash/fnv"
-)
+import "container/list"
 
 // The simulator's prefix cache, modelled on vLLM's automatic prefix
 // caching (docs/engine-facts.md, "Prefix caching"):
@@ -56,19 +52,28 @@ const (
 type blockHash uint64
 
 // blockHashes is the hash chain of text's full blocks.
-func blockHashes(text string) []blockHash {
-	n := len(text) / CacheBlockBytes
-	if n == 0 {
-		return nil
+func blockHashes(text string) []blockHash { return appendBlockHashes(nil, text) }
+
+// appendBlockHashes continues the chain hs, the hashes of text's first
+// len(hs) blocks, over text's further full blocks: a finished sequence's
+// output blocks hash on from its prompt's.
+func appendBlockHashes(hs []blockHash, text string) []blockHash {
+	// FNV-1a, 64 bit, over the parent hash's 8 bytes and the block's.
+	const offset, prime = 14695981039346656037, 1099511628211
+	parent := uint64(0)
+	if len(hs) > 0 {
+		parent = uint64(hs[len(hs)-1])
 	}
-	hs := make([]blockHash, n)
-	var parent [8]byte
-	for i := range n {
-		h := fnv.New64a()
-		_, _ = h.Write(parent[:])
-		_, _ = h.Write([]byte(text[i*CacheBlockBytes : (i+1)*CacheBlockBytes]))
-		hs[i] = blockHash(h.Sum64())
-		binary.LittleEndian.PutUint64(parent[:], uint64(hs[i]))
+	for i := len(hs); (i+1)*CacheBlockBytes <= len(text); i++ {
+		h := uint64(offset)
+		for b := range 8 {
+			h = (h ^ (parent >> (8 * b) & 0xff)) * prime
+		}
+		for _, c := range []byte(text[i*CacheBlockBytes : (i+1)*CacheBlockBytes]) {
+			h = (h ^ uint64(c)) * prime
+		}
+		hs = append(hs, blockHash(h))
+		parent = h
 	}
 	return hs
 }

@@ -279,3 +279,34 @@ func TestTwinPrefixCacheMetrics(t *testing.T) {
 	assert.InDelta(t, rate, hitRate(2), 1e-12, "the repeated prompt's prefill batch")
 	assert.Zero(t, hitRate(2*sglangDecodeLogInterval+1), "decode batches' stats set it to 0")
 }
+
+// The chain continued over a longer text is the chain of that text: a
+// finished sequence's output blocks hash on from its prompt's.
+func TestBlockHashChain(t *testing.T) {
+	prompt, full := text("c", 3*CacheBlockBytes+10), text("c", 7*CacheBlockBytes+3)
+	hs := blockHashes(prompt)
+	require.Len(t, hs, 3)
+	assert.Equal(t, blockHashes(full), appendBlockHashes(hs[:3:3], full))
+	assert.Equal(t, blockHashes(full)[:3], hs, "a prefix's blocks are the longer text's first blocks")
+	other := blockHashes("X" + full[1:])
+	for i := range other {
+		assert.NotEqual(t, blockHashes(full)[i], other[i], "block %d: a difference in block 0 changes every later hash", i)
+	}
+}
+
+// TensorRT-LLM's usage carries prompt_tokens_details.cached_tokens: the
+// twin reports the simulator's hits there, on the final usage chunk and
+// on every per-chunk usage after the first token.
+func TestTRTLLMCachedTokens(t *testing.T) {
+	l := twin(t, TRTLLM, Config{Timing: fast()})
+	body := strings.Replace(chatBody, `"hi"`, jsonString(text("trt", 8000)), 1) // 2,000 tokens + 8 of the template
+	for i, want := range []string{`"cached_tokens":0}`, `"cached_tokens":2000}`} {
+		code, resp := post(t, l.URL+"/v1/chat/completions", body)
+		require.Equal(t, 200, code, resp)
+		ev := events(resp)
+		require.Len(t, ev, 6, "role, 3 tokens, usage, [DONE]")
+		for _, e := range ev[1:5] {
+			assert.Contains(t, e, want, "request %d", i+1)
+		}
+	}
+}

@@ -20,12 +20,12 @@ type seq struct {
 	counted bool
 
 	prefillLeft int // prompt tokens not yet prefilled (scheduler only)
-	cached      int // prompt tokens the prefix cache held at admission (scheduler only)
 
 	// hold: the scheduler notifies the handler every second token
 	// (a twin's merging under load; see Config.MergeAt).
 	mu       sync.Mutex
 	hold     bool
+	cached   int         // prompt tokens the prefix cache held at admission
 	produced int         // tokens generated so far
 	stamps   []time.Time // when each token was produced
 	done     bool
@@ -63,6 +63,13 @@ func (s *seq) progress() (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.produced, s.done
+}
+
+// cachedTokens is how many prompt tokens the prefix cache served.
+func (s *seq) cachedTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cached
 }
 
 func (s *seq) left() bool {
@@ -197,10 +204,13 @@ func (sc *scheduler) run(ctx context.Context) {
 		for len(waiting) > 0 && len(running) < sc.maxBatch {
 			s := waiting[0]
 			if sc.cache.on() {
-				s.cached = sc.cache.lookup(s.hashes, s.promptTokens)
-				s.prefillLeft = s.promptTokens - s.cached
+				cached := sc.cache.lookup(s.hashes, s.promptTokens)
+				s.prefillLeft = s.promptTokens - cached
 				queried += s.promptTokens
-				hit += s.cached
+				hit += cached
+				s.mu.Lock()
+				s.cached = cached
+				s.mu.Unlock()
 			}
 			admitted++
 			running = append(running, s)
@@ -246,6 +256,7 @@ func (sc *scheduler) run(ctx context.Context) {
 		kept := running[:0]
 		merge := sc.mergeAt > 0 && len(running) >= sc.mergeAt
 		var t totals
+		var wake []*seq // handlers to notify once the step's totals are out
 		left := 0
 		for _, s := range running {
 			emit := false
@@ -273,11 +284,11 @@ func (sc *scheduler) run(ctx context.Context) {
 				hold := s.hold
 				s.mu.Unlock()
 				t.generated++
+				if finished && s.counted {
+					left++
+				}
 				if !hold {
-					select {
-					case s.notify <- struct{}{}:
-					default:
-					}
+					wake = append(wake, s)
 				}
 			}
 			if !finished {
@@ -285,11 +296,8 @@ func (sc *scheduler) run(ctx context.Context) {
 				t.context += s.promptTokens - s.prefillLeft + s.produced
 			} else {
 				t.finished++
-				if s.counted {
-					left++
-				}
 				if sc.cache.on() {
-					sc.cache.insert(blockHashes(s.fullText())) // and now its output's
+					sc.cache.insert(appendBlockHashes(s.hashes[:len(s.hashes):len(s.hashes)], s.fullText())) // and now its output's
 				}
 			}
 		}
@@ -302,7 +310,10 @@ func (sc *scheduler) run(ctx context.Context) {
 			decodeSteps++
 		}
 		// Finished sequences have left: /metrics must not go on showing
-		// them while the scheduler waits for the next request.
+		// them while the scheduler waits for the next request. The totals
+		// and the in-flight count are updated before any handler hears of
+		// the step, so that a client that has its answer sees them in
+		// /metrics, and a closed loop's next request never counts twice.
 		sc.mu.Lock()
 		sc.running = len(running)
 		sc.inFlight -= left
@@ -324,6 +335,12 @@ func (sc *scheduler) run(ctx context.Context) {
 			sc.totals.lastOutput = now
 		}
 		sc.mu.Unlock()
+		for _, s := range wake {
+			select {
+			case s.notify <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 

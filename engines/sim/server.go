@@ -1,10 +1,18 @@
 // Package sim is a simulated LLM serving engine: an OpenAI-compatible
 // streaming server (/v1/chat/completions, /v1/completions, /v1/models,
-// /health, /metrics) in front of a continuous-batching scheduler whose step
-// time comes from a Timing model. TTFT grows with concurrency (queueing and
-// prefill), decode slows as the batch grows, and throughput saturates at
-// MaxBatch, as on a GPU. It is what `go test -bench=.` measures without a
-// GPU, and what cmd/infbench-sim serves.
+// /health, /metrics, /tokenize) in front of a continuous-batching
+// scheduler whose step time comes from a Timing model. TTFT grows with
+// concurrency (queueing and prefill), decode slows as the batch grows, and
+// throughput saturates at MaxBatch, as on a GPU. It is what
+// `go test -bench=.` measures without a GPU, and what cmd/infbench-sim
+// serves.
+//
+// A prefix cache modelled on vLLM's (prefixcache.go: 16-token blocks of
+// the rendered prompt, a hash chain, least recently used out,
+// Config.PrefixCacheTokens) lets the prompt tokens it holds skip prefill,
+// so shared-prefix and multi-turn traffic is faster than the same lengths
+// salted apart; /metrics counts its queries and hits in tokens. /tokenize
+// splits a text as the simulator counts it, four bytes a token.
 //
 // Wire format, as vLLM sends it: a role-only first chunk for chat, one chunk
 // per token, finish_reason on the last content chunk, a usage-only chunk
@@ -383,6 +391,9 @@ func (s *Server) streamOut(w http.ResponseWriter, r *http.Request, sq *seq, st *
 			return
 		}
 		n, done := sq.progress()
+		if sent == 0 && n > 0 {
+			st.cached = sq.cachedTokens() // known since admission
+		}
 		if f := s.cfg.FailAfter; f > 0 && n >= f {
 			n, done = f, false
 			st.emit(sent, n)
