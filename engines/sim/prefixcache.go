@@ -22,8 +22,12 @@ import "container/list"
 //     max_cache_hit_length = request.num_tokens - 1, then whole blocks;
 //     vllm/v1/core/kv_cache_manager.py, VLLM@003df296; stable), so a
 //     prefill step always remains and produces the first token.
-//   - Blocks enter the cache when they are computed: the prompt's when its
-//     prefill ends, the generated tokens' when the sequence finishes
+//   - A prompt's blocks enter the cache in the step that prefills them,
+//     before the next sequence of that step looks up its own
+//     (allocate_slots: "If an allocated block is already full of tokens,
+//     we immediately add it to the cache block, so that the block can be
+//     reused by other requests in the same batch", prefix_caching.md),
+//     and the generated tokens' blocks when the sequence finishes
 //     (request_block_hasher hashes request.all_token_ids, prompt and
 //     output, "the block is completed with generated tokens";
 //     kv_cache_utils.py). A conversation whose next prompt is the previous

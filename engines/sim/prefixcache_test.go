@@ -310,3 +310,29 @@ func TestTRTLLMCachedTokens(t *testing.T) {
 		}
 	}
 }
+
+// Two requests for one prompt admitted in the same step: the first
+// prefills it, and its blocks are cached as the step is planned, so the
+// second hits on them at once (vLLM caches a block when it is allocated
+// full, for the rest of the batch).
+func TestPrefixCacheSharedWithinAStep(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := &scheduler{timing: Linear{Base: time.Millisecond}, maxBatch: 8, maxPrefill: 8192, in: make(chan *seq, 2),
+		cache: newPrefixCache(DefaultPrefixCacheTokens)}
+	prompt := text("same-step", 8000)
+	a, b := newTextSeq(prompt, 2000, 1), newTextSeq(prompt, 2000, 1)
+	sc.in <- a
+	sc.in <- b // both queued before the scheduler's first step
+	go sc.run(ctx)
+	for _, s := range []*seq{a, b} {
+		for _, done := s.progress(); !done; _, done = s.progress() {
+			<-s.notify
+		}
+	}
+	assert.Zero(t, a.cachedTokens())
+	assert.Equal(t, 1984, b.cachedTokens())
+	assert.Equal(t, 2000+16, sc.counters().prefilled)
+	_, _, peak := sc.stats()
+	assert.Equal(t, 2, peak, "one step admitted both")
+}

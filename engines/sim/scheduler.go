@@ -19,7 +19,8 @@ type seq struct {
 	hashes  []blockHash
 	counted bool
 
-	prefillLeft int // prompt tokens not yet prefilled (scheduler only)
+	prefillLeft int  // prompt tokens not yet prefilled (scheduler only)
+	admitting   bool // joined the running batch this step (scheduler only)
 
 	// hold: the scheduler notifies the handler every second token
 	// (a twin's merging under load; see Config.MergeAt).
@@ -199,11 +200,25 @@ func (sc *scheduler) run(ctx context.Context) {
 		sc.leave(gone)
 
 		// Admit, then plan this step's prefill. An admitted sequence's
-		// prompt tokens the prefix cache holds skip prefill.
-		var admitted, queried, hit int
+		// prompt tokens the prefix cache holds skip prefill. The blocks a
+		// step prefills enter the cache as it is planned, so a sequence
+		// planned after another in the same step hits on them, as in
+		// vLLM ("If an allocated block is already full of tokens, we
+		// immediately add it to the cache block, so that the block can be
+		// reused by other requests in the same batch",
+		// docs/design/prefix_caching.md).
+		admitted := 0
 		for len(waiting) > 0 && len(running) < sc.maxBatch {
-			s := waiting[0]
-			if sc.cache.on() {
+			waiting[0].admitting = true
+			admitted++
+			running = append(running, waiting[0])
+			waiting = waiting[1:]
+		}
+		var step Step
+		var queried, hit int
+		budget := sc.maxPrefill
+		for _, s := range running {
+			if s.admitting && sc.cache.on() {
 				cached := sc.cache.lookup(s.hashes, s.promptTokens)
 				s.prefillLeft = s.promptTokens - cached
 				queried += s.promptTokens
@@ -212,18 +227,15 @@ func (sc *scheduler) run(ctx context.Context) {
 				s.cached = cached
 				s.mu.Unlock()
 			}
-			admitted++
-			running = append(running, s)
-			waiting = waiting[1:]
-		}
-		var step Step
-		budget := sc.maxPrefill
-		for _, s := range running {
+			s.admitting = false
 			step.Context += s.promptTokens - s.prefillLeft + s.produced
 			if s.prefillLeft > 0 {
 				n := min(s.prefillLeft, budget)
 				step.Prefill += n
 				budget -= n
+				if computed := (s.promptTokens - s.prefillLeft + n) / CacheBlockTokens; n > 0 {
+					sc.cache.insert(s.hashes[:min(len(s.hashes), computed)])
+				}
 			} else {
 				step.Decode++
 			}
@@ -268,7 +280,6 @@ func (sc *scheduler) run(ctx context.Context) {
 				emit = s.prefillLeft == 0 // prefill ends with the first token
 				if emit {
 					t.prompt += s.promptTokens
-					sc.cache.insert(s.hashes) // the prompt's blocks are computed
 				}
 			} else {
 				emit = true
