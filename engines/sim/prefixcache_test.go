@@ -233,9 +233,12 @@ func TestPrefixCacheMultiTurn(t *testing.T) {
 func TestPeakRequestsInFlight(t *testing.T) {
 	l := listen(t, Config{Model: "m", MaxBatch: 4, Timing: Linear{Base: time.Millisecond}})
 	c := client(t, l, loadgen.Chat, true, false)
-	_, err := loadgen.ClosedLoop{Concurrency: 8, Requests: 64}.Run(context.Background(), c,
+	recs, err := loadgen.ClosedLoop{Concurrency: 8, Requests: 64}.Run(context.Background(), c,
 		func(i int) loadgen.Request { return loadgen.Request{Prompt: fmt.Sprint("hello ", i), MaxTokens: 8} }, nil)
 	require.NoError(t, err)
+	for _, r := range recs {
+		require.True(t, r.OK(), r.Error)
+	}
 	assert.Equal(t, 8, l.Server.PeakInFlight())
 	assert.Equal(t, 4, l.Server.PeakBatch(), "the other 4 waited")
 	code, body := get(t, l.URL+"/metrics")

@@ -268,7 +268,7 @@ func (sc *scheduler) run(ctx context.Context) {
 		kept := running[:0]
 		merge := sc.mergeAt > 0 && len(running) >= sc.mergeAt
 		var t totals
-		var wake []*seq // handlers to notify once the step's totals are out
+		var wake, ended []*seq // handlers to notify, sequences finished, once the step's totals are out
 		left := 0
 		for _, s := range running {
 			emit := false
@@ -289,14 +289,16 @@ func (sc *scheduler) run(ctx context.Context) {
 				s.mu.Lock()
 				s.produced++
 				s.stamps = append(s.stamps, now)
-				finished = s.produced >= s.target
-				s.done = finished
+				finished = s.produced >= s.target // done is set once the step is published
 				s.hold = merge && !s.hold && !finished
 				hold := s.hold
 				s.mu.Unlock()
 				t.generated++
-				if finished && s.counted {
-					left++
+				if finished {
+					ended = append(ended, s)
+					if s.counted {
+						left++
+					}
 				}
 				if !hold {
 					wake = append(wake, s)
@@ -322,9 +324,10 @@ func (sc *scheduler) run(ctx context.Context) {
 		}
 		// Finished sequences have left: /metrics must not go on showing
 		// them while the scheduler waits for the next request. The totals
-		// and the in-flight count are updated before any handler hears of
-		// the step, so that a client that has its answer sees them in
-		// /metrics, and a closed loop's next request never counts twice.
+		// and the in-flight count are updated before any handler can see
+		// a sequence done (done is set after them), so that a client that
+		// has its whole answer sees them in /metrics, and a closed loop's
+		// next request never counts twice.
 		sc.mu.Lock()
 		sc.running = len(running)
 		sc.inFlight -= left
@@ -346,6 +349,11 @@ func (sc *scheduler) run(ctx context.Context) {
 			sc.totals.lastOutput = now
 		}
 		sc.mu.Unlock()
+		for _, s := range ended {
+			s.mu.Lock()
+			s.done = true
+			s.mu.Unlock()
+		}
 		for _, s := range wake {
 			select {
 			case s.notify <- struct{}{}:
