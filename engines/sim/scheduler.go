@@ -233,7 +233,8 @@ func (sc *scheduler) run(ctx context.Context) {
 				n := min(s.prefillLeft, budget)
 				step.Prefill += n
 				budget -= n
-				if computed := (s.promptTokens - s.prefillLeft + n) / CacheBlockTokens; n > 0 {
+				if n > 0 { // the blocks this step's prefill completes
+					computed := (s.promptTokens - s.prefillLeft + n) / CacheBlockTokens
 					sc.cache.insert(s.hashes[:min(len(s.hashes), computed)])
 				}
 			} else {
