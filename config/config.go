@@ -145,6 +145,8 @@ type SimSpec struct {
 	// simulator's own type (step_base, per_sequence, per_prefill_token,
 	// per_context_token); all zero: sim.DefaultTiming.
 	Timing sim.Linear `yaml:"timing"`
+	// PrefixCacheTokens is sim.Config.PrefixCacheTokens: 0 the default (1<<20 tokens), negative off.
+	PrefixCacheTokens int `yaml:"prefix_cache_tokens"`
 }
 
 // Engine kinds.
