@@ -136,4 +136,3 @@ func boundsText(s resultsdir.Sweep) string {
 	}
 	return strings.Join(parts, ", ")
 }
-

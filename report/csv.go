@@ -118,4 +118,3 @@ func smallSample(s *loadgen.Summary) string {
 	}
 	return strings.Join(out, " ")
 }
-

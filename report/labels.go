@@ -158,11 +158,11 @@ func (l *labeller) Plot(c draw.Canvas, p *plot.Plot) {
 		a := pt(lb.at)
 		const gap = 5
 		at, ok := place(size.X, size.Y, false, []vg.Point{
-			{X: a.X + gap, Y: a.Y + 2},                  // right, above
-			{X: a.X + gap, Y: a.Y - 2 - size.Y},         // right, below
-			{X: a.X - gap - size.X, Y: a.Y + 2},         // left, above
+			{X: a.X + gap, Y: a.Y + 2},                   // right, above
+			{X: a.X + gap, Y: a.Y - 2 - size.Y},          // right, below
+			{X: a.X - gap - size.X, Y: a.Y + 2},          // left, above
 			{X: a.X - gap - size.X, Y: a.Y - 2 - size.Y}, // left, below
-			{X: a.X - size.X/2, Y: a.Y + gap + 1},       // above
+			{X: a.X - size.X/2, Y: a.Y + gap + 1},        // above
 			{X: a.X - size.X/2, Y: a.Y - gap - 1 - size.Y},
 			{X: a.X + 2*gap, Y: a.Y + 2*gap},
 			{X: a.X + 2*gap, Y: a.Y - 2*gap - size.Y},
