@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -28,7 +29,8 @@ type chartSet struct {
 	model string
 	slo   loadgen.SLO
 	caps  []capacity // found capacities of this workload (sweep.json)
-	reps  int        // most repetitions of any cell
+	// The most repetitions of any closed-loop and of any open-loop cell.
+	closedReps, openReps int
 }
 
 // render draws one chart with draw and saves it as base; a nil plot (no
@@ -43,12 +45,21 @@ func (cs chartSet) render(out *[]chart, base, caption string, draw func() (*plot
 	}
 	title := p.Title.Text
 	p.Title.Text = ""
+	reps := cs.closedReps
+	if strings.HasPrefix(base, "load-") {
+		reps = cs.openReps
+	}
+	spread := reps > 1 && !strings.HasPrefix(base, "tradeoff-")
+	if spread {
+		// Said in the chart too, for a reader who sees the image alone.
+		p.Legend.Add(fmt.Sprintf("bars: min–max of %d reps", reps))
+	}
 	file, err := save(cs.dir, base, title, p)
 	if err != nil {
 		return err
 	}
-	if cs.reps > 1 {
-		caption += fmt.Sprintf("; bars: min–max of up to %d repetitions", cs.reps)
+	if spread {
+		caption += fmt.Sprintf("; bars: min–max of up to %d repetitions", reps)
 	}
 	*out = append(*out, chart{File: file, Caption: fmt.Sprintf("%s (workload=%s)", caption, cs.c.Workload)})
 	return nil

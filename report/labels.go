@@ -131,7 +131,13 @@ func (l *labeller) Plot(c draw.Canvas, p *plot.Plot) {
 		if bestHits == math.MaxInt {
 			return best, false // no spot inside the data area
 		}
-		l.placed = append(l.placed, vg.Rectangle{Min: best, Max: vg.Point{X: best.X + size.X, Y: best.Y + size.Y}})
+		r := vg.Rectangle{Min: best, Max: vg.Point{X: best.X + size.X, Y: best.Y + size.Y}}
+		l.placed = append(l.placed, r)
+		if bestHits > 0 {
+			// It crosses a line: a light backing keeps it legible.
+			c.SetColor(color.NRGBA{R: 0xFF, G: 0xFF, B: 0xFF, A: 0xD8})
+			c.Fill(r.Path())
+		}
 		return best, true
 	}
 	for _, m := range mergeMarkers(l.markers) {
@@ -141,7 +147,8 @@ func (l *labeller) Plot(c draw.Canvas, p *plot.Plot) {
 		w, h := sty.Width(m.text), sty.Height(m.text)
 		x := trX(m.x)
 		var cands []vg.Point // the rotated text's lower left corner
-		for _, y := range []vg.Length{c.Max.Y - 2 - w, (c.Max.Y+c.Min.Y)/2 - w/2, c.Min.Y + 2} {
+		for k := range 5 {   // from the top down
+			y := c.Max.Y - 2 - w - vg.Length(k)*(c.Max.Y-c.Min.Y-4-w)/4
 			cands = append(cands, vg.Point{X: x + 2, Y: y}, vg.Point{X: x - 2 - h, Y: y})
 		}
 		at, ok := place(w, h, true, cands)

@@ -106,14 +106,8 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering %s: %w", dir, err)
 		}
-		reps := 0
-		for _, e := range c.Engines {
-			for _, p := range append(c.closedPoints(e), c.openPoints(e)...) {
-				reps = max(reps, p.Reps)
-			}
-		}
 		cs := chartSet{dir: dir, c: c, pal: pal, gpus: run.GPUCount(), model: run.Model, slo: slo,
-			caps: capacities(sweeps.Sweeps, c), reps: reps}
+			caps: capacities(sweeps.Sweeps, c), closedReps: maxReps(c, false), openReps: maxReps(c, true)}
 		sec := section{c: c, caps: cs.caps}
 		if sec.closed, err = cs.closedCharts(); err != nil {
 			return err
