@@ -155,7 +155,7 @@ func (cs chartSet) goodputPlot() (*plot.Plot, error) {
 // logarithmic when the values span more than a decade.
 func (cs chartSet) latencyPlot(what string, bound time.Duration, get func(*Point) (p50, p99 Value)) (*plot.Plot, error) {
 	p := newPlot(what+" p50 (solid) and p99 (dashed), workload="+cs.c.Workload, concLabel, what+" (ms)")
-	any := false
+	any, dropped := false, false
 	for _, e := range cs.c.Engines {
 		s50 := series{name: e + " p50", color: cs.pal.color(e)}
 		s99 := series{name: e + " p99", color: cs.pal.color(e), dashed: true}
@@ -165,6 +165,7 @@ func (cs chartSet) latencyPlot(what string, bound time.Duration, get func(*Point
 			// A p99 from fewer than 100 samples is one of the few largest
 			// values, not a tail: the table marks it, the chart leaves it
 			// out.
+			dropped = dropped || v99.N > 0 && v99.N < loadgen.MinSamples("p99")
 			if v99.N >= loadgen.MinSamples("p99") {
 				s99.add(float64(pt.Conc), v99, 1e6)
 			}
@@ -178,6 +179,9 @@ func (cs chartSet) latencyPlot(what string, bound time.Duration, get func(*Point
 	}
 	if !any {
 		return nil, nil
+	}
+	if dropped {
+		p.Legend.Add(fmt.Sprintf("p99 of < %d samples left out", loadgen.MinSamples("p99")))
 	}
 	addSLO(p, nil, what, bound)
 	levelAxis(&p.X, concLevels(cs.c.Concs))

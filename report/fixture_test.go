@@ -67,7 +67,7 @@ func smallFixture() fixture {
 		},
 		concs:        []int{1, 4},
 		rates:        []float64{10, 40, 160},
-		slo:          loadgen.SLO{TTFT: 40 * time.Millisecond, TPOT: 20 * time.Millisecond},
+		slo:          loadgen.SLO{TTFT: 100 * time.Millisecond, TPOT: 20 * time.Millisecond},
 		requests:     func(conc int) int { return 3 * conc },
 		rateRequests: 12,
 	}

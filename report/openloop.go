@@ -66,13 +66,14 @@ func (cs chartSet) loadBounds() (ttft, tpot time.Duration) {
 func (cs chartSet) loadLatencyPlot(what, axis, short string, bound time.Duration, get func(*Point) (p50, p99 Value)) (*plot.Plot, error) {
 	p := newPlot(what+" p50 (solid) and p99 (dashed), workload="+cs.c.Workload, rateLabel, axis+" (ms)")
 	lab := &labeller{}
-	any := false
+	any, dropped := false, false
 	for _, e := range cs.c.Engines {
 		s50 := series{name: e + " p50", color: cs.pal.color(e)}
 		s99 := series{name: e + " p99", color: cs.pal.color(e), dashed: true}
 		for _, pt := range cs.c.openPoints(e) {
 			v50, v99 := get(pt)
 			s50.add(pt.Rate, v50, 1e6)
+			dropped = dropped || v99.N > 0 && v99.N < loadgen.MinSamples("p99")
 			if v99.N >= loadgen.MinSamples("p99") {
 				s99.add(pt.Rate, v99, 1e6)
 			}
@@ -86,6 +87,9 @@ func (cs chartSet) loadLatencyPlot(what, axis, short string, bound time.Duration
 	}
 	if !any {
 		return nil, nil
+	}
+	if dropped {
+		p.Legend.Add(fmt.Sprintf("p99 of < %d samples left out", loadgen.MinSamples("p99")))
 	}
 	addSLO(p, lab, short+" p99", bound)
 	cs.addCapacities(lab)
