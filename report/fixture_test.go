@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ type fixtureWorkload struct {
 // rateEngines, every workload; the closed-loop cells at concs[repeat] and the first
 // rate cell of each engine run twice (-count 2); and per rate engine and
 // workload a capacity search entry in sweep.json whose probes are those
-// rate cells, passed or failed on the measured p99s against the SLO.
+// rate cells (see search).
 type fixture struct {
 	engines     []fixtureEngine
 	rateEngines []string
@@ -106,38 +107,20 @@ func (f fixture) measure(t *testing.T, dir string) string {
 			if !slices.Contains(f.rateEngines, e.name) {
 				continue
 			}
-			sw := resultsdir.Sweep{Engine: e.name, Workload: wl.name, Resolution: 0.1, MaxCells: 12,
-				TTFTP99: int64(f.slo.TTFT), TPOTP99: int64(f.slo.TPOT), MaxErrorRate: 0.01, Stopped: "max_rate"}
+			var keys []resultsdir.Key
+			var sums []loadgen.Summary
 			for i, r := range f.rates {
 				cl := base
 				cl.Rate, cl.MaxInFlight, cl.Requests, cl.Warmup = r, 256, f.rateRequests, 2
 				for rep := range 1 + boolInt(i == 0) {
 					sum := f.record(t, w, url, cl, salts)
-					if rep > 0 {
-						continue // the search probed each rate once
-					}
-					key := resultsdir.Key{Cell: cl.Name(), Engine: e.name, Rate: r, Workload: wl.name}
-					p := resultsdir.Probe{Key: key, Pass: true}
-					switch {
-					case sum.TTFTFromSchedule.P99 > float64(f.slo.TTFT):
-						p.Pass, p.Why = false, fmt.Sprintf("ttft p99 %v > %v", time.Duration(sum.TTFTFromSchedule.P99), f.slo.TTFT)
-					case sum.TPOT.P99 > float64(f.slo.TPOT):
-						p.Pass, p.Why = false, fmt.Sprintf("tpot p99 %v > %v", time.Duration(sum.TPOT.P99), f.slo.TPOT)
-					case sum.ErrorRate > sw.MaxErrorRate:
-						p.Pass, p.Why = false, fmt.Sprintf("error rate %.3f > %.3f", sum.ErrorRate, sw.MaxErrorRate)
-					}
-					sw.Probes = append(sw.Probes, p)
-					if p.Pass && sw.Hi == 0 {
-						sw.Lo, sw.Capacity, sw.Goodput = r, r, sum.GoodputReqPerS
-					} else if !p.Pass && sw.Hi == 0 {
-						sw.Hi, sw.Stopped = r, "resolution"
+					if rep == 0 { // the search probed each rate once
+						keys = append(keys, resultsdir.Key{Cell: cl.Name(), Engine: e.name, Rate: r, Workload: wl.name})
+						sums = append(sums, sum)
 					}
 				}
 			}
-			if sw.Capacity == 0 {
-				sw.Stopped = "no_pass"
-			}
-			if err := w.AddSweep(sw); err != nil {
+			if err := w.AddSweep(f.search(e.name, wl.name, keys, sums)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -146,6 +129,44 @@ func (f fixture) measure(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// search writes the capacity search over the probes, in rate order, as
+// the sweep would: a probe passes when its TTFT p99 (from the schedule)
+// and TPOT p99 are within the bounds and its error rate at most 1%; the
+// capacity is the last rate passed before the first failure. The bounds
+// are the search's own (sweep: in engines.yaml), here the largest p99s
+// of the first two probes rounded up to the millisecond, so that the
+// search passes them whatever the machine's speed, and the rates above
+// pass or fail on what they measured.
+func (f fixture) search(engine, workload string, keys []resultsdir.Key, sums []loadgen.Summary) resultsdir.Sweep {
+	var ttft, tpot float64
+	for _, s := range sums[:min(2, len(sums))] {
+		ttft, tpot = max(ttft, s.TTFTFromSchedule.P99), max(tpot, s.TPOT.P99)
+	}
+	ceilMS := func(ns float64) time.Duration { return time.Duration(math.Ceil(ns/1e6)) * time.Millisecond }
+	sw := resultsdir.Sweep{Engine: engine, Workload: workload, Resolution: 0.1, MaxCells: 12,
+		TTFTP99: int64(ceilMS(ttft)), TPOTP99: int64(ceilMS(tpot)), MaxErrorRate: 0.01, Stopped: "max_rate"}
+	for i, sum := range sums {
+		p := resultsdir.Probe{Key: keys[i], Pass: true}
+		switch {
+		case sum.TTFTFromSchedule.P99 > float64(sw.TTFTP99):
+			p.Pass, p.Why = false, fmt.Sprintf("ttft p99 %v > %v", time.Duration(sum.TTFTFromSchedule.P99), time.Duration(sw.TTFTP99))
+		case sum.TPOT.P99 > float64(sw.TPOTP99):
+			p.Pass, p.Why = false, fmt.Sprintf("tpot p99 %v > %v", time.Duration(sum.TPOT.P99), time.Duration(sw.TPOTP99))
+		case sum.ErrorRate > sw.MaxErrorRate:
+			p.Pass, p.Why = false, fmt.Sprintf("error rate %.3f > %.3f", sum.ErrorRate, sw.MaxErrorRate)
+		}
+		sw.Probes = append(sw.Probes, p)
+		switch {
+		case sw.Hi > 0: // past the first failure
+		case p.Pass:
+			sw.Lo, sw.Capacity, sw.Goodput = keys[i].Rate, keys[i].Rate, sum.GoodputReqPerS
+		default:
+			sw.Hi, sw.Stopped = keys[i].Rate, "resolution"
+		}
+	}
+	return sw
 }
 
 // record runs one cell against the engine at url, as BenchmarkServe does.
