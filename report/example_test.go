@@ -15,8 +15,8 @@ var example = flag.String("example", "", "measure the README's example results f
 // TestExampleReport measures a realistic folder on three simulated
 // engines with different timings and batch limits — concurrency 1, 8,
 // 32, 64 and six request rates each, 100 requests per cell or more so
-// that every p99 is drawn, a capacity search per engine — and renders
-// it. It runs only with -example DIR (a few minutes); the README's
+// that every p99 is drawn, a capacity search per engine judged on the
+// run's SLO — and renders it. It runs only with -example DIR (a few minutes); the README's
 // charts come from it:
 //
 //	go test ./report -run Example -example /tmp/infbench-example -timeout 30m
@@ -44,6 +44,7 @@ func TestExampleReport(t *testing.T) {
 		rateRequests: 100,
 		repeat:       1,
 	}
+	f.searchSLO = f.slo // the capacity is judged on the run's SLO
 	dir := f.measure(t, *example)
 	if err := report.Render(t.Context(), dir); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,8 @@ type fixture struct {
 	rateRequests int
 	// repeat is the index in concs of the closed-loop level run twice.
 	repeat int
+	// searchSLO holds the capacity search's p99 bounds; zero: see search.
+	searchSLO loadgen.SLO
 }
 
 // smallFixture is quick enough for every test run: two engines, two
@@ -135,18 +137,22 @@ func (f fixture) measure(t *testing.T, dir string) string {
 // the sweep would: a probe passes when its TTFT p99 (from the schedule)
 // and TPOT p99 are within the bounds and its error rate at most 1%; the
 // capacity is the last rate passed before the first failure. The bounds
-// are the search's own (sweep: in engines.yaml), here the largest p99s
-// of the first two probes rounded up to the millisecond, so that the
-// search passes them whatever the machine's speed, and the rates above
-// pass or fail on what they measured.
+// are the search's own (sweep: in engines.yaml): searchSLO's, else the
+// largest p99s of the first two probes rounded up to the millisecond, so
+// that the search passes them whatever the machine's speed, and the
+// rates above pass or fail on what they measured.
 func (f fixture) search(engine, workload string, keys []resultsdir.Key, sums []loadgen.Summary) resultsdir.Sweep {
 	var ttft, tpot float64
 	for _, s := range sums[:min(2, len(sums))] {
 		ttft, tpot = max(ttft, s.TTFTFromSchedule.P99), max(tpot, s.TPOT.P99)
 	}
 	ceilMS := func(ns float64) time.Duration { return time.Duration(math.Ceil(ns/1e6)) * time.Millisecond }
+	bounds := loadgen.SLO{TTFT: ceilMS(ttft), TPOT: ceilMS(tpot)}
+	if f.searchSLO != (loadgen.SLO{}) {
+		bounds = f.searchSLO
+	}
 	sw := resultsdir.Sweep{Engine: engine, Workload: workload, Resolution: 0.1, MaxCells: 12,
-		TTFTP99: int64(ceilMS(ttft)), TPOTP99: int64(ceilMS(tpot)), MaxErrorRate: 0.01, Stopped: "max_rate"}
+		TTFTP99: int64(bounds.TTFT), TPOTP99: int64(bounds.TPOT), MaxErrorRate: 0.01, Stopped: "max_rate"}
 	for i, sum := range sums {
 		p := resultsdir.Probe{Key: keys[i], Pass: true}
 		switch {
