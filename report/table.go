@@ -37,9 +37,6 @@ type Value struct {
 	N             int
 }
 
-// Spread reports whether the repetitions differ.
-func (v Value) Spread() bool { return v.Max > v.Min }
-
 // Point is one engine at one load level (a concurrency or a rate): each
 // number the median over the cell's repetitions, with their spread.
 type Point struct {
@@ -73,10 +70,6 @@ type Point struct {
 	// flags; with several repetitions each says which one ("rep 2: …").
 	Flags []string
 }
-
-// TailN is the fewest TTFT samples of any repetition: a p99 drawn from
-// fewer than loadgen.MinSamples("p99") is one of the largest values.
-func (p *Point) TailN() int { return p.TTFTP99.N }
 
 // ServerPoint is a cell's server metrics (package servermetrics), each
 // the median over the repetitions that have it; NaN where none has.
