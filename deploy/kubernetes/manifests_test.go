@@ -93,7 +93,7 @@ func TestIndexedJob(t *testing.T) {
 	idx, idxAt := env(c, "SHARD_INDEX")
 	require.NotNil(t, idx.ValueFrom)
 	require.NotNil(t, idx.ValueFrom.FieldRef)
-	assert.Equal(t, "metadata.annotations['batch.kubernetes.io/job-completion-index']", idx.ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "metadata.annotations['"+batchv1.JobCompletionIndexAnnotation+"']", idx.ValueFrom.FieldRef.FieldPath)
 	ref := regexp.MustCompile(`\$\(([A-Z_]+)\)`)
 	for i, e := range c.Env {
 		for _, r := range ref.FindAllStringSubmatch(e.Value, -1) {
@@ -145,7 +145,7 @@ func TestCoordinatorService(t *testing.T) {
 	host, port, err := net.SplitHostPort(coord.Value)
 	require.NoError(t, err)
 	assert.Equal(t, m.svc.Name, host, "INFBENCH_COORDINATOR names the Service")
-	assert.Equal(t, map[string]string{"job-name": m.job.Name, "batch.kubernetes.io/job-completion-index": "0"}, m.svc.Spec.Selector,
+	assert.Equal(t, map[string]string{batchv1.JobNameLabel: m.job.Name, batchv1.JobCompletionIndexAnnotation: "0"}, m.svc.Spec.Selector,
 		"the Service selects the Job's index-0 pod (labels the Job controller sets)")
 	require.Len(t, m.svc.Spec.Ports, 1)
 	p := m.svc.Spec.Ports[0]
@@ -157,6 +157,21 @@ func TestCoordinatorService(t *testing.T) {
 		}
 	}
 	assert.Equal(t, p.Port, containerPort, "shard 0 listens on INFBENCH_COORDINATOR's port, the target of the Service")
+}
+
+// The reader pod mounts the Job's results volume where the Job does.
+func TestResultsReader(t *testing.T) {
+	m := load(t)
+	data, err := os.ReadFile("results-reader.yaml")
+	require.NoError(t, err)
+	var pod corev1.Pod
+	require.NoError(t, yaml.UnmarshalStrict(data, &pod))
+	require.Len(t, pod.Spec.Volumes, 1)
+	require.NotNil(t, pod.Spec.Volumes[0].PersistentVolumeClaim)
+	assert.Equal(t, m.pvc.Name, pod.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	require.Len(t, pod.Spec.Containers, 1)
+	require.Len(t, pod.Spec.Containers[0].VolumeMounts, 1)
+	assert.Equal(t, m.job.Spec.Template.Spec.Containers[0].VolumeMounts[0].MountPath, pod.Spec.Containers[0].VolumeMounts[0].MountPath)
 }
 
 // The Dockerfile builds the image the Job runs: FROM scratch, the test
