@@ -279,3 +279,25 @@ func TestShardKilledMidCellIsNamedShort(t *testing.T) {
 	s := cellSummary(t, merged)
 	assert.Contains(t, strings.Join(s.Flags, "\n"), "shard 1 (")
 }
+
+// A sharded run without a target (each shard would start an engine of
+// its own) or without a seed (each would draw its own) is refused before
+// anything starts.
+func TestShardedRunNeedsTargetAndSeed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"INFBENCH_SHARD=1/2", "INFBENCH_COORDINATOR=127.0.0.1:1", "INFBENCH_SEED=abc"}, "shard 1 of 2: INFBENCH_TARGET is not set"},
+		{[]string{"INFBENCH_SHARD=1/2", "INFBENCH_COORDINATOR=127.0.0.1:1", "INFBENCH_TARGET=http://127.0.0.1:1"}, "shard 1 of 2: INFBENCH_SEED is not set"},
+		{[]string{"INFBENCH_SHARD=2/2", "INFBENCH_TARGET=http://127.0.0.1:1", "INFBENCH_SEED=abc"}, "shard 2 of 2 (INFBENCH_SHARD/INFBENCH_SHARDS): want 0 ≤ index < count"},
+		{[]string{"INFBENCH_SHARDS=4", "INFBENCH_TARGET=http://127.0.0.1:1", "INFBENCH_SEED=abc"}, "INFBENCH_SHARDS=4 needs this shard's index in JOB_COMPLETION_INDEX"},
+		{[]string{"INFBENCH_SHARD=0/2", "INFBENCH_TARGET=http://127.0.0.1:1", "INFBENCH_SEED=abc"}, `INFBENCH_COORDINATOR="": want host:port`},
+	} {
+		r := benchtest.Run(t, os.Args[0], append(tc.env, resultsdir.EnvDir+"="+dir), "-test.bench=.")
+		assert.Equal(t, 2, r.Code, "%v", tc.env)
+		assert.Contains(t, r.Stderr, tc.want)
+		assert.NoDirExists(t, dir)
+	}
+}

@@ -13,13 +13,18 @@ import (
 	"github.com/infbench/infbench/shard"
 )
 
-// checkShardSeed refuses a sharded run without INFBENCH_SEED: every
-// shard must salt its prompts and draw its schedules from the same seed,
-// and a random one per process would differ.
-func checkShardSeed(getenv func(string) string) error {
+// checkSharding refuses a sharded run without INFBENCH_TARGET or
+// without INFBENCH_SEED: the shards must load one server (each would
+// otherwise start an engine of its own), and salt their prompts and draw
+// their schedules from one seed (a random one per process would differ).
+func checkSharding(getenv func(string) string) error {
 	s, err := config.ParseSharding(getenv)
 	if err != nil {
 		return err
+	}
+	if s.Sharded() && getenv(config.EnvTarget) == "" {
+		return fmt.Errorf("shard %d of %d: %s is not set: the shards of a run load one server, so point them all at it (an engine of this build would start once per shard)",
+			s.Index, s.Count, config.EnvTarget)
 	}
 	if s.Sharded() && getenv(EnvSeed) == "" {
 		return fmt.Errorf("shard %d of %d: %s is not set: give every shard of the run the same new seed, e.g. %s=$(openssl rand -hex 6)",
