@@ -139,3 +139,46 @@ func TestShardClosedLoopAgainstSim(t *testing.T) {
 		assert.Equal(t, 2, n%4, "shard 1 of 4 salts with 4k+2: %q", p)
 	}
 }
+
+// openSpy is a Source that records what a cell opens it with.
+type openSpy struct{ got *cell.Open }
+
+func (s openSpy) Open(_ context.Context, o cell.Open) (cell.Requests, error) {
+	*s.got = o
+	return spyRequests{}, nil
+}
+func (openSpy) Describe() string     { return "spy" }
+func (openSpy) ClosedLoopOnly() bool { return false }
+func (openSpy) MaxSeqTokens() int    { return 1 }
+
+type spyRequests struct{}
+
+func (spyRequests) Request(context.Context, int) loadgen.Request {
+	return loadgen.Request{Prompt: "x", MaxTokens: 1}
+}
+func (spyRequests) Done(loadgen.Record) {}
+func (spyRequests) InputTokens() string { return "" }
+
+// A shard's workload is opened for its share, with a seed of its own, so
+// that drawn lengths or samples are not the same in every shard; a whole
+// cell's with the run's seed.
+func TestShardOpensItsShare(t *testing.T) {
+	c := simtest.Client(t, simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}}), "m", 4)
+	seeds := map[uint64]bool{}
+	for i := range 2 {
+		var got cell.Open
+		cl := cell.Cell{Engine: "sim", Concurrency: 8, Workload: "spy", Source: openSpy{&got}, Requests: 16, Warmup: 8, Seed: 9,
+			Shard: cell.Shard{Index: i, Count: 2}}
+		_, _, err := cell.Run(context.Background(), c, cl, cell.NewShardSalter(9, cl.Shard), nil, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 12, got.Total, "8 measured + 4 warmup")
+		assert.Equal(t, 4, got.Concurrency)
+		seeds[got.Seed] = true
+	}
+	assert.Len(t, seeds, 2)
+	var got cell.Open
+	cl := cell.Cell{Engine: "sim", Concurrency: 8, Workload: "spy", Source: openSpy{&got}, Requests: 16, Warmup: 8, Seed: 9}
+	_, _, err := cell.Run(context.Background(), c, cl, cell.NewSalter(9), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, cell.Open{Salts: got.Salts, Total: 24, Seed: 9, Concurrency: 8}, got)
+}
