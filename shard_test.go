@@ -90,15 +90,13 @@ func relDiff(got, want float64) float64 { return math.Abs(got-want) / want }
 // ramps each cell's first requests over ramp.
 func withRamp(t *testing.T, ramp time.Duration) string {
 	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "testdata"), 0o755))
+	require.NoError(t, os.CopyFS(filepath.Join(dir, "testdata"), os.DirFS("testdata")))
 	data, err := os.ReadFile(runFile)
 	require.NoError(t, err)
 	out := regexp.MustCompile(`(?m)^ramp: .*$`).ReplaceAll(data, []byte("ramp: "+ramp.String()))
 	require.NotEqual(t, string(data), string(out), "%s has a ramp: line", runFile)
+	require.NoError(t, os.Chmod(filepath.Join(dir, runFile), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, runFile), out, 0o644))
-	data, err = os.ReadFile(promptsFile)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, promptsFile), data, 0o644))
 	return dir
 }
 

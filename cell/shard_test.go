@@ -3,6 +3,7 @@ package cell_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,6 +119,7 @@ func TestShardClosedLoopAgainstSim(t *testing.T) {
 	defer l.Close()
 	var mu sync.Mutex
 	var prompts []string
+	var progress strings.Builder
 	c := simtest.Client(t, l.URL, "m", 8)
 	cl := cell.Cell{Engine: "sim", Concurrency: 10, Workload: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 40, Warmup: 10,
 		Shard: cell.Shard{Index: 1, Count: 4}}
@@ -126,9 +128,11 @@ func TestShardClosedLoopAgainstSim(t *testing.T) {
 		prompts = append(prompts, r.Prompt)
 		mu.Unlock()
 		return c.Do(ctx, r, e)
-	}), cl, cell.NewShardSalter(1, cl.Shard), nil, nil)
+	}), cl, cell.NewShardSalter(1, cl.Shard), nil, &progress)
 	require.NoError(t, err)
 	assert.Len(t, recs, 12+3, "shard 1 of 4 of conc 10: 3 slots, 12 requests and 3 warmup")
+	assert.Contains(t, progress.String(), "engine=sim/conc=10/workload=short: 12 requests (+3 warmup) at concurrency 3, shard 1 of 4\n")
+	assert.Contains(t, progress.String(), "engine=sim/conc=10/workload=short: 12 requests (+3 warmup) in ")
 	assert.Equal(t, 12, sum.Requests)
 	assert.Equal(t, 3, sum.PeakInFlight)
 	assert.Equal(t, 3, cl.Conns())

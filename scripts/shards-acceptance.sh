@@ -17,12 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 out=$(realpath -m "${1:-results/shards-acceptance}")
-rm -rf "$out" && mkdir -p "$out/cwd/testdata"
+rm -rf "$out" && mkdir -p "$out/cwd"
 go build -o bin/infbench-sim ./cmd/infbench-sim
 go build -o bin/infbench ./cmd/infbench
 go test -c -o bin/infbench.test .
+cp -r testdata "$out/cwd/"
 sed 's/^ramp: .*/ramp: 1700ms/' testdata/engines.yaml > "$out/cwd/testdata/engines.yaml"
-cp testdata/prompts.yaml "$out/cwd/testdata/"
 
 export INFBENCH_TARGET=http://127.0.0.1:18000 INFBENCH_MODEL=m INFBENCH_CONCURRENCY=200 \
 	INFBENCH_REQUESTS=800 INFBENCH_PROMPTS=short INFBENCH_MAX_TOKENS=32 INFBENCH_MAX_ERROR_RATE=0 \
