@@ -107,6 +107,9 @@ func withRamp(t *testing.T, ramp time.Duration) string {
 // benchstat's parser, as the single process's output does: the same
 // names and units.
 //
+// Under -race TTFT is not compared (the race detector slows four
+// instrumented clients more than one); the rest is checked.
+//
 // Both runs ramp their first requests over one request's duration (33
 // steps): without a ramp, 200 requests of one length start, end and
 // restart in lockstep, the arrivals of each round race the simulator's
@@ -148,8 +151,14 @@ func TestShardsMatchOneProcess(t *testing.T) {
 	t.Logf("TTFT p50: merged %v, one process %v (%+.2f%%); tok/s: merged %.0f, one process %.0f (%+.2f%%); duration: merged %v, one %v",
 		time.Duration(got.TTFT.P50), time.Duration(want.TTFT.P50), 100*(got.TTFT.P50/want.TTFT.P50-1),
 		got.OutputTokPerSec, want.OutputTokPerSec, 100*(got.OutputTokPerSec/want.OutputTokPerSec-1), got.Duration, want.Duration)
-	assert.Less(t, relDiff(got.TTFT.P50, want.TTFT.P50), 0.05, "TTFT p50 merged against one process")
 	assert.Less(t, relDiff(got.OutputTokPerSec, want.OutputTokPerSec), 0.05, "tok/s merged against one process")
+	if raceEnabled {
+		// Measured: TTFT p50 +8.7 % and +9.2 % under -race, +1.0 to
+		// +4.1 % without.
+		t.Log("the race detector slows four instrumented clients more than one: TTFT is not compared under -race")
+	} else {
+		assert.Less(t, relDiff(got.TTFT.P50, want.TTFT.P50), 0.05, "TTFT p50 merged against one process")
+	}
 
 	// The shards' start on the coordinator's clock, and their offsets.
 	for i, d := range dirs {
