@@ -4,8 +4,10 @@
 # one run of four shard processes against it at a total concurrency of 200;
 # the shards merged; the simulator's own peak of requests in flight
 # (sim:peak_requests_in_flight on /metrics, where the simulator exports
-# it) for each; TTFT p50 and tok/s of the merge against the single
-# process; benchstat on the merged bench.txt.
+# it) for each — and, in any case, the largest running batch seen by
+# sampling sim:num_requests_running every 10 ms, a lower bound of it; TTFT
+# p50 and tok/s of the merge against the single process; benchstat on the
+# merged bench.txt.
 #
 #   scripts/shards-acceptance.sh [out dir]      (default results/shards-acceptance)
 #
@@ -34,9 +36,23 @@ trap stop_sim EXIT
 start_sim() {
 	"$root/bin/infbench-sim" -addr 127.0.0.1:18000 -model m -max-batch 256 -step-base 40ms -per-sequence 50us > "$out/sim-$1.log" &
 	sim=$!
-	for _ in $(seq 50); do curl -sf http://127.0.0.1:18000/health > /dev/null && return; sleep 0.1; done
+	for _ in $(seq 50); do
+		if curl -sf http://127.0.0.1:18000/health > /dev/null; then
+			sample "$1" &
+			return
+		fi
+		sleep 0.1
+	done
 	echo "infbench-sim did not start: $out/sim-$1.log" >&2; exit 1
 }
+# sample appends the simulator's running batch to running-<name>.txt every
+# 10 ms until it stops answering.
+sample() {
+	while curl -sf http://127.0.0.1:18000/metrics | awk '$1 == "sim:num_requests_running" {print $2}' >> "$out/running-$1.txt"; do
+		sleep 0.01
+	done
+}
+batch() { sort -n "$out/running-$1.txt" | tail -1; }
 peak() {
 	curl -sf http://127.0.0.1:18000/metrics | awk '$1 == "sim:peak_requests_in_flight" {print $2; f=1} END {if (!f) print "not exported (sim:peak_requests_in_flight)"}'
 }
@@ -65,6 +81,7 @@ read -r ttft1 tok1 < <(summary "$out/one")
 read -r ttftm tokm < <(summary "$out/merged")
 echo "seed $INFBENCH_SEED, results in $out"
 echo "simulator's peak requests in flight: one process $peak_one, four shards $peak_shards (want 200)"
+echo "largest running batch sampled: one process $(batch one), four shards $(batch shards) (at most 200)"
 awk -v a="$ttftm" -v b="$ttft1" -v c="$tokm" -v d="$tok1" 'BEGIN {
 	printf "TTFT p50: merged %.2f ms, one process %.2f ms (%+.2f %%)\n", a/1e6, b/1e6, 100*(a/b-1)
 	printf "tok/s:    merged %.0f, one process %.0f (%+.2f %%)\n", c, d, 100*(c/d-1) }'
