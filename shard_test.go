@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -307,4 +308,60 @@ func TestShardedRunNeedsTargetAndSeed(t *testing.T) {
 		assert.Contains(t, r.Stderr, tc.want)
 		assert.NoDirExists(t, dir)
 	}
+}
+
+// Two shards of an open-loop cell at 50 requests/s run two arrival
+// processes of 25/s on schedules of their own; the merge unites them on
+// one timeline, due times moved with the sends.
+func TestShardedOpenLoopMerges(t *testing.T) {
+	srv := newCountingSim(t, sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 2 * time.Millisecond}})
+	env := []string{"INFBENCH_RATES=50", "INFBENCH_REQUESTS=40", "INFBENCH_MAX_TOKENS=4", "INFBENCH_SEED=0be7"}
+	base := t.TempDir()
+	coord := freePort(t)
+	var dirs []string
+	var procs []*benchtest.Proc
+	for i := range 2 {
+		dir := filepath.Join(base, fmt.Sprintf("shard-%d", i))
+		p, err := benchtest.Start(t, os.Args[0], "", append(env, "INFBENCH_TARGET="+srv.URL, "INFBENCH_MODEL=m",
+			fmt.Sprintf("INFBENCH_SHARD=%d/2", i), "INFBENCH_COORDINATOR="+coord, resultsdir.EnvDir+"="+dir), "-test.bench=Serve/engine=external/rate=")
+		require.NoError(t, err)
+		dirs, procs = append(dirs, dir), append(procs, p)
+	}
+	for i, p := range procs {
+		r := p.Wait()
+		require.Equal(t, 0, r.Code, "shard %d:\n%s", i, r.Stderr)
+	}
+	schedules := map[string]bool{}
+	for _, d := range dirs {
+		cells, err := resultsdir.ReadShardCells(d)
+		require.NoError(t, err)
+		require.Len(t, cells, 1)
+		assert.InDelta(t, 25.0, cells[0].Rate, 0)
+		assert.Equal(t, 20, cells[0].Requests)
+		assert.Equal(t, 25, cells[0].Warmup, "half of one second's arrivals")
+		reqs, _, err := resultsdir.ReadRequests(d)
+		require.NoError(t, err)
+		var due []time.Duration
+		for _, q := range reqs {
+			due = append(due, q.Scheduled)
+		}
+		slices.Sort(due)
+		schedules[fmt.Sprint(due)] = true
+	}
+	assert.Len(t, schedules, 2, "each shard its own arrivals")
+
+	merged := filepath.Join(base, "merged")
+	require.NoError(t, merge.Merge(t.Context(), merged, dirs, nil))
+	reqs, _, err := resultsdir.ReadRequests(merged)
+	require.NoError(t, err)
+	require.Len(t, reqs, 90)
+	for _, q := range reqs {
+		require.True(t, q.Paced)
+		assert.GreaterOrEqual(t, q.Sent, q.Scheduled-time.Millisecond, "request %d of shard %d: sent before it was due", q.Index, *q.Shard)
+	}
+	s := cellSummary(t, merged)
+	assert.True(t, s.Paced)
+	assert.Equal(t, 40, s.Requests)
+	assert.Greater(t, s.DueReqPerSec, 0.0)
+	t.Logf("merged: due %.1f requests/s, sent %.1f requests/s (two shards of 25/s)", s.DueReqPerSec, s.SentReqPerSec)
 }
