@@ -25,6 +25,10 @@
 //     server metrics beside it, to summary.json, and returns the metrics
 //     of its benchmark line.
 //   - Run.Close renders the charts and report.md (package report).
+//   - A sharded run (INFBENCH_SHARD=i/n): OpenRun joins shard 0's barrier
+//     (package shard), Measure waits there before each cell and runs the
+//     shard's share of it (cell.ShareOf), and package merge unites the
+//     shards' folders into one.
 //   - Main, TestMain's body, checks the flags and the -bench pattern before
 //     anything starts and decides the exit status from what was measured:
 //     a run that measured nothing, or a cell that stopped early or failed

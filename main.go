@@ -51,6 +51,10 @@ func Main(m Tests, runFile, promptsFile string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "[infbench] -benchtime=%s: a cell sizes itself from engines.yaml (INFBENCH_REQUESTS), so one iteration is one cell: use -benchtime=1x (the default here) and -count=N for N samples\n", bt)
 		return exitRefused
 	}
+	if err := checkSharding(getenv); err != nil {
+		fmt.Fprintln(stderr, "[infbench]", err)
+		return exitRefused
+	}
 	seed := getenv(EnvSeed)
 	if seed == "" {
 		seed = fmt.Sprintf("%x", RandomSeed())

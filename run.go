@@ -17,6 +17,7 @@ import (
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/resultsdir"
 	"github.com/infbench/infbench/servermetrics"
+	"github.com/infbench/infbench/shard"
 )
 
 // Run is one benchmark run: what every engine and cell of it shares — the
@@ -32,7 +33,8 @@ type Run struct {
 	GPU      *gpumem.GPU
 	Salts    *cell.Salter
 	Progress *Progress
-	Stdout   io.Writer // configuration lines (benchfmt reads them)
+	Stdout   io.Writer     // configuration lines (benchfmt reads them)
+	Shard    *shard.Member // a sharded run's barrier; nil unsharded
 }
 
 // OpenRun creates the results folder (INFBENCH_RESULTS, else
@@ -44,7 +46,10 @@ func OpenRun(ctx context.Context, s *Suite, p *Progress, stdout io.Writer, gpuBu
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Suite: s, Results: w, Salts: cell.NewSalter(s.Seed), Progress: p, Stdout: stdout}
+	r := &Run{Suite: s, Results: w, Salts: cell.NewShardSalter(s.Seed, s.cellShard()), Progress: p, Stdout: stdout}
+	if err := r.joinShards(ctx); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
 	g, why := OpenTelemetry(gpuBuild, nvml.New())
 	if g == nil {
 		fmt.Fprintln(p.W(), "[infbench]", why)
@@ -66,7 +71,7 @@ func (r *Run) Close(ctx context.Context) error {
 	if r.GPU != nil {
 		_ = r.GPU.Close()
 	}
-	return closeResults(ctx, r.Results, r.Progress.W())
+	return errors.Join(closeResults(ctx, r.Results, r.Progress.W()), r.closeShards())
 }
 
 // Engine is an engine started for a run.
@@ -165,9 +170,16 @@ func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, err
 	key, sink := r.Results.Begin(c)
 	c.Rep = key.Rep
 	progress, done := r.Progress.ForCell(b, key.Rep)
+	start, err := r.shardBarrier(ctx, key, c)
+	if err != nil {
+		done()
+		return Result{}, err
+	}
 	stopGPU := cellTelemetry(ctx, r.GPU)
 	stopServer := x.serverMetrics(ctx, progress)
+	sink, serr := r.startShard(ctx, key, c, start, sink)
 	recs, sum, err := cell.Run(ctx, client, c, r.Salts, sink, progress)
+	err = errors.Join(err, serr)
 	// Energy over the whole cell, warmup included, per token generated in
 	// it: the sampler cannot tell warmup joules from measured ones.
 	gpu := stopGPU(outputTokens(recs))

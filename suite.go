@@ -33,6 +33,8 @@ type Suite struct {
 	// Sources are the workloads: entries of engines.yaml, by name
 	// (datasets read and checked when the suite is loaded).
 	Sources map[string]cell.Source
+	// Sharding is this process's place in a sharded run (INFBENCH_SHARD).
+	Sharding config.Sharding
 }
 
 // EnvSeed overrides the prompt-salt seed (hexadecimal), e.g. to rerun
@@ -86,7 +88,11 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if seed == 0 {
 		seed = RandomSeed()
 	}
-	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed, Sources: sources}
+	sharding, err := config.ParseSharding(getenv)
+	if err != nil {
+		return nil, err
+	}
+	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed, Sources: sources, Sharding: sharding}
 	s.Clock = s.clockLine()
 	return s, nil
 }
@@ -131,6 +137,7 @@ func (s *Suite) Cell(engine string, conc int, workload string) cell.Cell {
 		Ramp:     s.Run.Ramp,
 		SLO:      s.Run.SLO.Loadgen(),
 		Seed:     s.Seed,
+		Shard:    s.cellShard(),
 	}
 	if src, ok := s.Sources[workload]; ok {
 		c.Source = src

@@ -41,6 +41,10 @@ type Cell struct {
 	// GiveUpAfter is the loops' give-up rule (loadgen.ClosedLoop): 0 the
 	// default, negative off.
 	GiveUpAfter int
+	// Shard is this process's part of the cell when several run it
+	// together (see Shard); Concurrency, Rate, Requests and Warmup stay
+	// the whole cell's.
+	Shard Shard
 }
 
 // Name is the cell's benchmark name below BenchmarkServe.
@@ -61,24 +65,33 @@ func RateLoad(rate float64) string { return "rate=" + strconv.FormatFloat(rate, 
 
 // Conns is how many connections the cell's client needs.
 func (c Cell) Conns() int {
+	sh := ShareOf(c, c.Shard)
 	if c.Rate > 0 {
-		return c.MaxInFlight
+		return sh.MaxInFlight
 	}
-	return c.Concurrency
+	return max(1, sh.Concurrency)
 }
 
 // Loop is the cell's load pattern, and a phrase describing it. Every
 // engine at one rate and repetition gets the same arrivals, so that
 // differences between engines are not differences in the load offered;
-// repetitions sample the arrival pattern.
+// repetitions sample the arrival pattern. A shard (c.Shard) runs its
+// share of the cell (ShareOf), an open loop on a schedule of its own.
 func (c Cell) Loop() (loadgen.Loop, string) {
-	if c.Rate > 0 {
-		return loadgen.OpenLoop{Rate: c.Rate, Burstiness: c.Burstiness, Warmup: c.Warmup, Requests: c.Requests,
-				MaxInFlight: c.MaxInFlight, Seed: loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), GiveUpAfter: c.GiveUpAfter},
-			fmt.Sprintf("%g requests/s (schedule %d of the run)", c.Rate, c.Rep)
+	sh, of := ShareOf(c, c.Shard), ""
+	if c.Shard.Sharded() {
+		of = fmt.Sprintf(", shard %d of %d", c.Shard.Index, c.Shard.Count)
+		if sh.Requests == 0 || (c.Rate == 0 && sh.Concurrency == 0) {
+			return idle{}, "nothing (an empty share" + of + ")"
+		}
 	}
-	return loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp,
-		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d", c.Concurrency)
+	if c.Rate > 0 {
+		return loadgen.OpenLoop{Rate: sh.Rate, Burstiness: c.Burstiness, Warmup: sh.Warmup, Requests: sh.Requests,
+				MaxInFlight: sh.MaxInFlight, Seed: shardSeed(loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), c.Shard), GiveUpAfter: c.GiveUpAfter},
+			fmt.Sprintf("%g requests/s (schedule %d of the run%s)", sh.Rate, c.Rep, of)
+	}
+	return loadgen.ClosedLoop{Concurrency: sh.Concurrency, Warmup: sh.Warmup, Requests: sh.Requests, Ramp: c.Ramp,
+		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d%s", sh.Concurrency, of)
 }
 
 // Src is the cell's workload: Source, or else its Prompts and MaxTokens.

@@ -23,7 +23,9 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	if c.Rate > 0 && src.ClosedLoopOnly() {
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s runs in a closed loop only (each turn waits for the previous answer): give it a concurrency, not a rate", c.Name(), c.Workload)
 	}
-	open := Open{Salts: salts, Total: c.Warmup + c.Requests, Seed: c.Seed, Concurrency: c.Concurrency}
+	// A shard prepares its share, from a seed of its own (ShareOf, shardSeed).
+	sh := ShareOf(c, c.Shard)
+	open := Open{Salts: salts, Total: sh.Warmup + sh.Requests, Seed: shardSeed(c.Seed, c.Shard), Concurrency: sh.Concurrency}
 	if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {
 		open.Tokenizer = tk
 	}
@@ -88,7 +90,8 @@ func (t *tally) started(load string) {
 	if t.w == nil {
 		return
 	}
-	fmt.Fprintf(t.w, "[infbench] %s: %d requests (+%d warmup) at %s\n", t.c.Name(), t.c.Requests, t.c.Warmup, load)
+	sh := ShareOf(t.c, t.c.Shard) // a shard's lines count its share
+	fmt.Fprintf(t.w, "[infbench] %s: %d requests (+%d warmup) at %s\n", t.c.Name(), sh.Requests, sh.Warmup, load)
 	go func() {
 		tick := time.NewTicker(10 * time.Second)
 		defer tick.Stop()
@@ -98,7 +101,7 @@ func (t *tally) started(load string) {
 				return
 			case <-tick.C:
 				fmt.Fprintf(t.w, "[infbench] %s: %d/%d requests done (%d failed), %s\n",
-					t.c.Name(), t.done.Load(), t.c.Warmup+t.c.Requests, t.failed.Load(), time.Since(t.start).Round(time.Second))
+					t.c.Name(), t.done.Load(), sh.Warmup+sh.Requests, t.failed.Load(), time.Since(t.start).Round(time.Second))
 			}
 		}
 	}()
@@ -115,7 +118,7 @@ func (t *tally) ended(sum loadgen.Summary, hopeless *loadgen.HopelessError) {
 		fmt.Fprintf(t.w, "[infbench] %s: %s, after %s\n", name, hopeless, time.Since(t.start).Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(t.w, "[infbench] %s: %d requests (+%d warmup) in %s: %.0f tok/s, TTFT p50 %s, %d failed\n",
-			name, sum.Requests, t.c.Warmup, time.Since(t.start).Round(time.Millisecond), sum.OutputTokPerSec,
+			name, sum.Requests, ShareOf(t.c, t.c.Shard).Warmup, time.Since(t.start).Round(time.Millisecond), sum.OutputTokPerSec,
 			time.Duration(sum.TTFT.P50).Round(time.Microsecond), sum.Failed)
 	}
 	for _, f := range sum.Flags {

@@ -6,20 +6,35 @@ import (
 )
 
 // Salter numbers requests across a whole run so that no two requests of a
-// run, repeated cells included, share a prompt prefix.
+// run, repeated cells included, share a prompt prefix. A shard's salter
+// numbers its requests k·Count + Index + 1 (k = 0, 1, …), so that the
+// shards of one run never share a salt either.
 type Salter struct {
-	seed uint64
-	n    atomic.Uint64
+	seed  uint64
+	shard Shard
+	n     atomic.Uint64
 }
 
 // NewSalter returns a salter for a run seed.
 func NewSalter(seed uint64) *Salter { return &Salter{seed: seed} }
 
+// NewShardSalter returns the salter of one shard of a run.
+func NewShardSalter(seed uint64, s Shard) *Salter { return &Salter{seed: seed, shard: s} }
+
 // Next returns the next salt: a short line that starts every prompt, so
 // automatic prefix caching (vLLM) and RadixAttention (SGLang) cannot serve
 // a request's prefill from an earlier request.
 func (s *Salter) Next() string {
-	return fmt.Sprintf("[infbench %x-%d]\n", s.seed, s.n.Add(1))
+	return fmt.Sprintf("[infbench %x-%d]\n", s.seed, s.next())
+}
+
+// next is the next salt number: 1, 2, …, or for a shard k·Count + Index + 1.
+func (s *Salter) next() uint64 {
+	k := s.n.Add(1)
+	if s.shard.Sharded() {
+		k = (k-1)*uint64(s.shard.Count) + uint64(s.shard.Index) + 1
+	}
+	return k
 }
 
 // NextFixed returns the next salt in a fixed-width form, decimal digits
@@ -29,7 +44,7 @@ func (s *Salter) Next() string {
 // token count with one salt keeps it with any other (see package
 // workload). It shares Next's counter.
 func (s *Salter) NextFixed() string {
-	return fmt.Sprintf(FixedSaltFormat, s.seed, s.n.Add(1))
+	return fmt.Sprintf(FixedSaltFormat, s.seed, s.next())
 }
 
 // FixedSaltFormat is NextFixed's format: the seed, then the counter.

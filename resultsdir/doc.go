@@ -7,6 +7,8 @@
 //	                completes, warmup included
 //	summary.json    every cell's loadgen.Summary (Summaries), rewritten
 //	                atomically after each cell
+//	shard.jsonl     one shard of a sharded run only: each cell run's start,
+//	                clock offset and share (ShardCell), appended as it starts
 //
 // A Writer creates the folder and keeps the three files valid at every
 // instant: a run killed halfway leaves every request it finished in

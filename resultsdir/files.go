@@ -49,6 +49,8 @@ type Key struct {
 type Request struct {
 	Key
 	loadgen.Record
+	// Shard is the shard that sent the request, in a merged folder.
+	Shard *int `json:"shard,omitempty"`
 }
 
 // CellSummary is one cell run's summary in summary.json, with what the

@@ -41,6 +41,9 @@ type Run struct {
 	// Engines are the engines of the run, in configuration order; Info
 	// is filled in as each one starts.
 	Engines []Engine `json:"engines"`
+	// Shard is set in the folder of one shard of a sharded run, and in
+	// the folder merged from them (MergedFrom).
+	Shard *Shard `json:"shard,omitempty"`
 }
 
 // Engine is one engine of the run.

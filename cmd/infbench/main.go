@@ -2,6 +2,7 @@
 // writes (see package resultsdir).
 //
 //	go run ./cmd/infbench report [-img docs/img] <results dir>
+//	go run ./cmd/infbench merge -o <merged dir> <shard dir>...
 //
 // report recomputes every cell's summary from requests.jsonl, rewrites
 // summary.json, and renders the charts (PNG and SVG), report.md and
@@ -23,6 +24,7 @@ import (
 )
 
 const usage = `usage: infbench report [-img dir] <results dir>
+       infbench merge -o <merged dir> <shard dir>...
 
 report recomputes summary.json from requests.jsonl and writes the charts,
 report.md and summary.csv into the results folder.
@@ -72,12 +74,15 @@ func exitCode(err error, stderr io.Writer) int {
 
 // run executes the command line args (without the program name).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "report" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
 			return usageError{}
 		}
-		return usageError{fmt.Sprintf("unknown subcommand %q (want report)", args[0])}
+		return usageError{fmt.Sprintf("unknown subcommand %q (want report or merge)", args[0])}
 	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)

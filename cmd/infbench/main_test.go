@@ -81,7 +81,7 @@ func TestExitCodes(t *testing.T) {
 		{nil, 2, "report.md and summary.csv into the results folder."},
 		{[]string{"report", "-h"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
 		{[]string{"report", "-x", "dir"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
-		{[]string{"plot"}, 2, `infbench: unknown subcommand "plot" (want report)`},
+		{[]string{"plot"}, 2, `infbench: unknown subcommand "plot" (want report or merge)`},
 		{[]string{"report", "a", "b"}, 2, "infbench: report: want one results folder, got 2 arguments"},
 		{[]string{"report", filepath.Join(t.TempDir(), "missing")}, 1, ""},
 	} {

@@ -34,11 +34,7 @@ func Run(t *testing.T, binary string, env []string, args ...string) Result {
 	if testing.Short() {
 		t.Skip("runs the benchmark in a subprocess")
 	}
-	cmd := exec.CommandContext(t.Context(), binary, append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), "INFBENCH_TARGET=", "INFBENCH_MODEL=", "INFBENCH_RATES=", "INFBENCH_SEED=",
-		"INFBENCH_MAX_ERROR_RATE=", "INFBENCH_STALL_TIMEOUT=", "INFBENCH_CONCURRENCY=2", "INFBENCH_PROMPTS=short",
-		"INFBENCH_REQUESTS=4", "INFBENCH_MAX_TOKENS=8", resultsdir.EnvDir+"="+filepath.Join(t.TempDir(), "results"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd := command(t, binary, env, args)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -51,6 +47,19 @@ func Run(t *testing.T, binary string, env []string, args ...string) Result {
 	}
 	t.Logf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	return Result{stdout.String(), stderr.String(), code}
+}
+
+// command is the benchmark subprocess of Run and Start: the test binary
+// with a small default matrix (2 streams, 4 requests of 8 tokens, short
+// prompts, no shard) that env overrides.
+func command(t *testing.T, binary string, env, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), binary, append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "INFBENCH_TARGET=", "INFBENCH_MODEL=", "INFBENCH_RATES=", "INFBENCH_SEED=",
+		"INFBENCH_MAX_ERROR_RATE=", "INFBENCH_STALL_TIMEOUT=", "INFBENCH_CONCURRENCY=2", "INFBENCH_PROMPTS=short",
+		"INFBENCH_REQUESTS=4", "INFBENCH_MAX_TOKENS=8", "INFBENCH_SHARD=", "INFBENCH_SHARDS=", "INFBENCH_COORDINATOR=",
+		resultsdir.EnvDir+"="+filepath.Join(t.TempDir(), "results"))
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
 }
 
 // StallServer is an OpenAI-compatible server that lists model m and

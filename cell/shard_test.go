@@ -1,0 +1,188 @@
+package cell_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infbench/infbench/cell"
+	"github.com/infbench/infbench/engines/sim"
+	"github.com/infbench/infbench/internal/simtest"
+	"github.com/infbench/infbench/loadgen"
+)
+
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		total   int
+		weights []int
+		want    []int
+	}{
+		{200, []int{1, 1, 1, 1}, []int{50, 50, 50, 50}},
+		{10, []int{1, 1, 1, 1}, []int{3, 3, 2, 2}},
+		{1, []int{1, 1, 1, 1}, []int{1, 0, 0, 0}},
+		{40, []int{3, 3, 2, 2}, []int{12, 12, 8, 8}},
+		{11, []int{3, 3, 2, 2}, []int{4, 3, 2, 2}}, // 3.3, 3.3, 2.2, 2.2: the remainder to the first of the largest fractions
+		{5, []int{0, 0}, []int{0, 0}},
+	} {
+		got := cell.Split(tc.total, tc.weights)
+		assert.Equal(t, tc.want, got, "Split(%d, %v)", tc.total, tc.weights)
+	}
+}
+
+// The shards' shares add up to the cell, whatever the numbers.
+func TestSharesAddUp(t *testing.T) {
+	for _, n := range []int{2, 3, 4, 7} {
+		for _, c := range []cell.Cell{
+			{Concurrency: 200, Requests: 800, Warmup: 200},
+			{Concurrency: 10, Requests: 41, Warmup: 10},
+			{Concurrency: 3, Requests: 16, Warmup: 3},
+			{Rate: 8, MaxInFlight: 1024, Requests: 200, Warmup: 8},
+		} {
+			var conc, req, warm int
+			var rate float64
+			for i := range n {
+				s := cell.ShareOf(c, cell.Shard{Index: i, Count: n})
+				conc, req, warm, rate = conc+s.Concurrency, req+s.Requests, warm+s.Warmup, rate+s.Rate
+			}
+			assert.Equal(t, c.Concurrency, conc, "%d shards of %+v", n, c)
+			assert.Equal(t, c.Requests, req, "%d shards of %+v", n, c)
+			assert.Equal(t, c.Warmup, warm, "%d shards of %+v", n, c)
+			assert.InDelta(t, c.Rate, rate, 1e-9, "%d shards of %+v", n, c)
+		}
+	}
+}
+
+// Salts and indices of the shards of a run never collide, and those of
+// one shard of one are the unsharded run's.
+func TestShardSaltsAndIndicesAreDisjoint(t *testing.T) {
+	seen, idx := map[string]int{}, map[int]int{}
+	for i := range 4 {
+		sh := cell.Shard{Index: i, Count: 4}
+		s := cell.NewShardSalter(0xabc, sh)
+		for k := range 50 {
+			salt := s.Next()
+			prev, dup := seen[salt]
+			require.False(t, dup, "salt %q of shard %d already shard %d's", salt, i, prev)
+			seen[salt] = i
+			g := sh.GlobalIndex(k)
+			prev, dup = idx[g]
+			require.False(t, dup, "index %d of shard %d already shard %d's", g, i, prev)
+			idx[g] = i
+		}
+	}
+	one, whole := cell.NewSalter(0xabc), cell.NewShardSalter(0xabc, cell.Shard{})
+	for range 3 {
+		assert.Equal(t, one.Next(), whole.Next())
+	}
+	assert.Equal(t, "[infbench abc-3]\n", cell.NewShardSalter(0xabc, cell.Shard{Index: 2, Count: 4}).Next())
+}
+
+// A shard's open loop runs at its share of the rate on a schedule of its
+// own; an empty share sends nothing.
+func TestShardLoops(t *testing.T) {
+	c := cell.Cell{Rate: 40, MaxInFlight: 8, Requests: 20, Warmup: 4, Seed: 7}
+	schedules := map[string]bool{}
+	for i := range 2 {
+		c.Shard = cell.Shard{Index: i, Count: 2}
+		loop, desc := c.Loop()
+		ol, ok := loop.(loadgen.OpenLoop)
+		require.True(t, ok)
+		assert.InDelta(t, 20.0, ol.Rate, 0)
+		assert.Equal(t, 10, ol.Requests)
+		assert.Equal(t, 4, ol.MaxInFlight)
+		assert.Contains(t, desc, "shard ")
+		schedules[fmt.Sprint(ol.Schedule())] = true
+	}
+	assert.Len(t, schedules, 2, "the two shards' schedules differ")
+	c.Shard = cell.Shard{}
+	whole, _ := c.Loop()
+	assert.Equal(t, loadgen.ScheduleSeed(7, 40, 0), whole.(loadgen.OpenLoop).Seed, "unsharded: the seed of before")
+
+	conc := cell.Cell{Concurrency: 2, Requests: 8, Warmup: 2, Shard: cell.Shard{Index: 3, Count: 4}}
+	loop, desc := conc.Loop()
+	recs, err := loop.Run(context.Background(), nil, nil, nil)
+	require.NoError(t, err)
+	assert.Empty(t, recs)
+	assert.Contains(t, desc, "nothing")
+}
+
+// A shard of a closed-loop cell keeps its share in flight at the server.
+func TestShardClosedLoopAgainstSim(t *testing.T) {
+	l, err := sim.Listen(t.Context(), "127.0.0.1:0", sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
+	require.NoError(t, err)
+	defer l.Close()
+	var mu sync.Mutex
+	var prompts []string
+	var progress strings.Builder
+	c := simtest.Client(t, l.URL, "m", 8)
+	cl := cell.Cell{Engine: "sim", Concurrency: 10, Workload: "short", Prompts: []string{"A"}, MaxTokens: 4, Requests: 40, Warmup: 10,
+		Shard: cell.Shard{Index: 1, Count: 4}}
+	recs, sum, err := cell.Run(context.Background(), doerFunc(func(ctx context.Context, r loadgen.Request, e time.Time) loadgen.Record {
+		mu.Lock()
+		prompts = append(prompts, r.Prompt)
+		mu.Unlock()
+		return c.Do(ctx, r, e)
+	}), cl, cell.NewShardSalter(1, cl.Shard), nil, &progress)
+	require.NoError(t, err)
+	assert.Len(t, recs, 12+3, "shard 1 of 4 of conc 10: 3 slots, 12 requests and 3 warmup")
+	assert.Contains(t, progress.String(), "engine=sim/conc=10/workload=short: 12 requests (+3 warmup) at concurrency 3, shard 1 of 4\n")
+	assert.Contains(t, progress.String(), "engine=sim/conc=10/workload=short: 12 requests (+3 warmup) in ")
+	assert.Equal(t, 12, sum.Requests)
+	assert.Equal(t, 3, sum.PeakInFlight)
+	assert.Equal(t, 3, cl.Conns())
+	for _, p := range prompts {
+		var n int
+		_, err := fmt.Sscanf(p, "[infbench 1-%d]", &n)
+		require.NoError(t, err, p)
+		assert.Equal(t, 2, n%4, "shard 1 of 4 salts with 4k+2: %q", p)
+	}
+}
+
+// openSpy is a Source that records what a cell opens it with.
+type openSpy struct{ got *cell.Open }
+
+func (s openSpy) Open(_ context.Context, o cell.Open) (cell.Requests, error) {
+	*s.got = o
+	return spyRequests{}, nil
+}
+func (openSpy) Describe() string     { return "spy" }
+func (openSpy) ClosedLoopOnly() bool { return false }
+func (openSpy) MaxSeqTokens() int    { return 1 }
+
+type spyRequests struct{}
+
+func (spyRequests) Request(context.Context, int) loadgen.Request {
+	return loadgen.Request{Prompt: "x", MaxTokens: 1}
+}
+func (spyRequests) Done(loadgen.Record) {}
+func (spyRequests) InputTokens() string { return "" }
+
+// A shard's workload is opened for its share, with a seed of its own, so
+// that drawn lengths or samples are not the same in every shard; a whole
+// cell's with the run's seed.
+func TestShardOpensItsShare(t *testing.T) {
+	c := simtest.Client(t, simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}}), "m", 4)
+	seeds := map[uint64]bool{}
+	for i := range 2 {
+		var got cell.Open
+		cl := cell.Cell{Engine: "sim", Concurrency: 8, Workload: "spy", Source: openSpy{&got}, Requests: 16, Warmup: 8, Seed: 9,
+			Shard: cell.Shard{Index: i, Count: 2}}
+		_, _, err := cell.Run(context.Background(), c, cl, cell.NewShardSalter(9, cl.Shard), nil, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 12, got.Total, "8 measured + 4 warmup")
+		assert.Equal(t, 4, got.Concurrency)
+		seeds[got.Seed] = true
+	}
+	assert.Len(t, seeds, 2)
+	var got cell.Open
+	cl := cell.Cell{Engine: "sim", Concurrency: 8, Workload: "spy", Source: openSpy{&got}, Requests: 16, Warmup: 8, Seed: 9}
+	_, _, err := cell.Run(context.Background(), c, cl, cell.NewSalter(9), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, cell.Open{Salts: got.Salts, Total: 24, Seed: 9, Concurrency: 8}, got)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package infbench_test
+
+const raceEnabled = false
