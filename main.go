@@ -76,7 +76,7 @@ func Main(m Tests, runFile, promptsFile string, getenv func(string) string, stdo
 		fmt.Fprintln(stderr, "[infbench]", err)
 		return exitRefused
 	}
-	for _, l := range s.ConfigLines() {
+	for _, l := range append(s.ConfigLines(), s.sweepLines()...) {
 		fmt.Fprintf(stdout, "%s: %s\n", l.Key, l.Value)
 	}
 	code := m.Run()
