@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -106,6 +107,10 @@ func (x *Engine) Sweep(ctx context.Context, b Bench, workload string) (SweepResu
 		}
 		fmt.Fprintf(progress, "[infbench] %s: probe %d at %g requests/s: %s: %s; goodput %.3g req/s\n",
 			name, n, rate, verdict, out.Why(), out.Goodput)
+		if span := time.Duration(float64(c.Warmup+c.Requests) / rate * float64(time.Second)); out.Pass && span < shortProbe*bnd.ttft {
+			fmt.Fprintf(progress, "[infbench] %s: probe %d's arrivals span %s, under %d × slo.ttft (%s): 10%% above capacity its queue grows by less than the TTFT bound before it ends, so this pass may be above capacity; sweep.requests %d or more spans enough\n",
+				name, n, span.Round(100*time.Millisecond), shortProbe, bnd.ttft, int(math.Ceil(shortProbe*bnd.ttft.Seconds()*rate))-c.Warmup)
+		}
 		return out, nil
 	}
 	found, err := sweep.Search(ctx, set, probe)
@@ -152,12 +157,12 @@ func (s *Suite) sweepLines() []config.Line {
 		return nil
 	}
 	d := sw.Defaults()
-	start, min, requests := "highest closed-loop req/s", "start/10", "rate cells'"
+	start, minRate, requests := "highest closed-loop req/s", "start/10", "rate cells'"
 	if d.Start > 0 {
 		start = fmt.Sprint(d.Start)
 	}
 	if d.MinRate > 0 {
-		min = fmt.Sprint(d.MinRate)
+		minRate = fmt.Sprint(d.MinRate)
 	}
 	if d.Requests > 0 {
 		requests = fmt.Sprint(d.Requests)
@@ -170,8 +175,13 @@ func (s *Suite) sweepLines() []config.Line {
 		bounds = append(bounds, "tpot p99 <= "+t.String())
 	}
 	return []config.Line{{Key: "infbench-sweep", Value: fmt.Sprintf("start %s, factor %g, resolution %g, max_cells %d, min_rate %s, max_rate %g, requests %s; bounds: %s",
-		start, d.Factor, d.Resolution, d.MaxCells, min, d.MaxRate, requests, strings.Join(bounds, ", "))}}
+		start, d.Factor, d.Resolution, d.MaxCells, minRate, d.MaxRate, requests, strings.Join(bounds, ", "))}}
 }
+
+// shortProbe: a probe whose arrivals span less than this many times the
+// TTFT bound is too short to see an overload of 10 % (above capacity by
+// a fraction ε, the queue's wait grows by ε per second of arrivals).
+const shortProbe = 10
 
 // matrixStart is the start of a search with sweep.start 0: the highest
 // req/s of the engine's closed-loop cells of the workload in the results

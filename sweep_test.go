@@ -181,6 +181,27 @@ sweep: {enabled: true, start: 16, factor: 2, resolution: 0.05, max_cells: %d, re
 	}
 }
 
+// The TPOT bound: every step of this simulator takes at least 10 ms, so
+// no request's TPOT p99 meets a 5 ms bound and every probe fails on it,
+// with the measured value.
+func TestSweepTPOTBound(t *testing.T) {
+	_, x, _ := sweepRun(t, `      max_batch: 64
+      timing: {step_base: 10ms, per_sequence: 10us}`, `max_tokens: 8
+slo: {ttft: 1s, tpot: 5ms}
+sweep: {enabled: true, start: 100, max_cells: 1, requests: 100}`)
+	res, err := x.Sweep(t.Context(), testBench{t}, "short")
+	require.NoError(t, err)
+	require.Len(t, res.Search.Probes, 1)
+	p := res.Search.Probes[0]
+	assert.False(t, p.Pass)
+	assert.Equal(t, "tpot_p99", p.Bound)
+	assert.Equal(t, float64(5*time.Millisecond), p.Limit)
+	assert.GreaterOrEqual(t, p.Value, float64(10*time.Millisecond))
+	assert.Regexp(t, `^errors 0\.0% ≤ 1%, TTFT from schedule p99 [0-9.]+ms ≤ 1s, TPOT p99 1[0-9.]+ms > 5ms$`, p.Why())
+	assert.Equal(t, sweep.StopNoPass, res.Search.Stopped)
+	assert.Zero(t, res.Search.Capacity)
+}
+
 // sweep.start 0 starts at the highest req/s of the engine's closed-loop
 // cells of the workload measured before; without one the search refuses,
 // saying how to fix it.

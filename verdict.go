@@ -12,7 +12,10 @@ import (
 )
 
 // verdict is the run's exit status once the benchmarks have run: code,
-// unless nothing was measured or a cell failed (status 1).
+// unless nothing was measured or a cell failed (status 1). The probes of
+// the capacity searches in sweep.json do not fail the run: a probe above
+// max_error_rate, or stopped by the give-up rule, is a fail of its
+// search, which is what a search looks for above capacity.
 func verdict(code int, dir, pattern string, s *Suite, stderr io.Writer) int {
 	sums, err := resultsdir.ReadSummaries(dir)
 	if err != nil || len(sums.Cells) == 0 {

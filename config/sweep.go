@@ -81,12 +81,12 @@ func (s Sweep) Defaults() Sweep {
 // start ÷ 10 when unset, rates rounded to SweepDigits digits.
 func (s Sweep) Settings(start float64) sweep.Settings {
 	d := s.Defaults()
-	min := d.MinRate
-	if min == 0 {
-		min = start / 10
+	minRate := d.MinRate
+	if minRate == 0 {
+		minRate = start / 10
 	}
 	return sweep.Settings{Start: start, Factor: d.Factor, Resolution: d.Resolution, MaxCells: d.MaxCells,
-		MinRate: min, MaxRate: d.MaxRate, Digits: SweepDigits}
+		MinRate: minRate, MaxRate: d.MaxRate, Digits: SweepDigits}
 }
 
 // sweepKeys are the settings INFBENCH_SWEEP may set, by their YAML keys.
