@@ -80,6 +80,9 @@ func Main(m Tests, runFile, promptsFile string, getenv func(string) string, stdo
 	for _, l := range append(s.ConfigLines(), s.sweepLines()...) {
 		fmt.Fprintf(stdout, "%s: %s\n", l.Key, l.Value)
 	}
+	for _, n := range s.Notes() {
+		fmt.Fprintln(stderr, "[infbench]", n)
+	}
 	code := m.Run()
 	return verdict(code, dir, pattern, s, stderr)
 }

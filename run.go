@@ -158,7 +158,9 @@ type Result struct {
 // writer, and fails the run when it ends (Main).
 func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, error) {
 	r, s, ep := x.run, x.run.Suite, x.Endpoint
-	client, err := loadgen.NewClient(target(ep, s.API), c.Conns(),
+	tgt := target(ep, s.API)
+	tgt.TokenizePath = x.Config.Tokenize
+	client, err := loadgen.NewClient(tgt, c.Conns(),
 		loadgen.WithStallTimeout(s.Run.Timeouts.Stall), loadgen.WithRequestTimeout(s.Run.Timeouts.Request))
 	if err != nil {
 		return Result{}, err

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/loadgen/streamhttp"
+	"github.com/infbench/infbench/workload"
 )
 
 // Suite is a loaded run configuration and prompt set, with the
@@ -27,6 +30,9 @@ type Suite struct {
 	// Clock is the clock line: which clock stamps this run's events,
 	// probed once when the suite is loaded.
 	Clock config.Line
+	// Sources are the workloads: entries of engines.yaml, by name
+	// (datasets read and checked when the suite is loaded).
+	Sources map[string]cell.Source
 }
 
 // EnvSeed overrides the prompt-salt seed (hexadecimal), e.g. to rerun
@@ -66,6 +72,10 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 				c, runPath, config.EnvPrompts, promptsPath, strings.Join(prompts.Order, ", "))
 		}
 	}
+	sources, err := loadSources(run, prompts, runPath, promptsPath)
+	if err != nil {
+		return nil, err
+	}
 	api, err := loadgen.ParseAPI(run.API)
 	if err != nil {
 		return nil, err
@@ -79,13 +89,18 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if seed == 0 {
 		seed = RandomSeed()
 	}
-	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed}
+	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed, Sources: sources}
 	s.Clock = s.clockLine()
 	return s, nil
 }
 
-// Categories returns the prompt categories to run, in file order.
-func (s *Suite) Categories() []string {
+// Workloads returns the workloads to run, by name: those INFBENCH_WORKLOADS
+// (or run_workloads:) names, else the prompt categories INFBENCH_PROMPTS
+// (or prompts:) names, else every prompt category in file order.
+func (s *Suite) Workloads() []string {
+	if len(s.Run.WorkloadNames) > 0 {
+		return s.Run.WorkloadNames
+	}
 	if len(s.Run.Prompts) > 0 {
 		return s.Run.Prompts
 	}
@@ -108,18 +123,24 @@ func (s *Suite) Engines() []config.Engine {
 	return out
 }
 
-// Cell returns the cell for an engine, a concurrency and a category.
-func (s *Suite) Cell(engine string, conc int, category string) cell.Cell {
-	cat := s.Prompts.Categories[category]
+// Cell returns the cell for an engine, a concurrency and a workload: a
+// prompt category (Prompts and MaxTokens set) or a workloads: entry
+// (Source set).
+func (s *Suite) Cell(engine string, conc int, workload string) cell.Cell {
 	c := cell.Cell{
-		Engine: engine, Concurrency: conc, Workload: category,
-		MaxTokens: cat.MaxTokens,
-		Requests:  s.Run.Requests.For(conc),
-		Warmup:    s.Run.Warmup.For(conc),
-		Ramp:      s.Run.Ramp,
-		SLO:       s.Run.SLO.Loadgen(),
-		Seed:      s.Seed,
+		Engine: engine, Concurrency: conc, Workload: workload,
+		Requests: s.Run.Requests.For(conc),
+		Warmup:   s.Run.Warmup.For(conc),
+		Ramp:     s.Run.Ramp,
+		SLO:      s.Run.SLO.Loadgen(),
+		Seed:     s.Seed,
 	}
+	if src, ok := s.Sources[workload]; ok {
+		c.Source = src
+		return c
+	}
+	cat := s.Prompts.Categories[workload]
+	c.MaxTokens = cat.MaxTokens
 	if s.Run.MaxTokens > 0 {
 		c.MaxTokens = s.Run.MaxTokens
 	}
@@ -130,25 +151,23 @@ func (s *Suite) Cell(engine string, conc int, category string) cell.Cell {
 }
 
 // Workload is what the run asks of an engine, for its fit check: the
-// highest concurrency level, and the longest sequence (salt, prompt and
-// output; prompt tokens estimated at 4 bytes each, plus a chat template's
-// few tokens).
+// highest concurrency level, and the longest sequence of any workload run
+// (cell.Source.MaxSeqTokens: input and output, prompt texts estimated at 4
+// bytes a token plus a chat template's few tokens; a synthetic length's
+// distribution's upper end; a whole multi-turn conversation).
 func (s *Suite) Workload() engines.Workload {
 	w := engines.Workload{Concurrency: slices.Max(s.Run.Concurrency)}
-	for _, c := range s.Categories() {
-		cl := s.Cell("", 1, c)
-		for _, p := range cl.Prompts {
-			w.TokensPerSeq = max(w.TokensPerSeq, (len(p)+3)/4+32+cl.MaxTokens)
-		}
+	for _, name := range s.Workloads() {
+		w.TokensPerSeq = max(w.TokensPerSeq, s.Cell("", 1, name).Src().MaxSeqTokens())
 	}
 	return w
 }
 
 // RateCell returns the open-loop cell for an engine, a request rate and a
-// category: rate_requests measured requests (default 200; INFBENCH_REQUESTS
+// workload: rate_requests measured requests (default 200; INFBENCH_REQUESTS
 // overrides), after one second's worth of warmup.
-func (s *Suite) RateCell(engine string, rate float64, category string) cell.Cell {
-	c := s.Cell(engine, 1, category)
+func (s *Suite) RateCell(engine string, rate float64, workload string) cell.Cell {
+	c := s.Cell(engine, 1, workload)
 	c.Concurrency, c.Rate, c.Burstiness = 0, rate, s.Run.Burstiness
 	c.MaxInFlight = s.Run.MaxInFlight
 	if c.MaxInFlight == 0 {
@@ -166,29 +185,49 @@ func (s *Suite) RateCell(engine string, rate float64, category string) cell.Cell
 }
 
 // Level is one load level of an engine's matrix — conc=C, or rate=R for
-// an open loop — with a cell per prompt category.
+// an open loop — with a cell per workload.
 type Level struct {
 	Name  string
 	Cells []cell.Cell
 }
 
 // Matrix is an engine's cells by load level: the concurrency levels, then
-// the open-loop rates.
+// the open-loop rates, which leave out the closed-loop-only (multi_turn)
+// workloads (Notes says so).
 func (s *Suite) Matrix(engine string) []Level {
 	var out []Level
 	for _, conc := range s.Run.Concurrency {
 		l := Level{Name: fmt.Sprintf("conc=%d", conc)}
-		for _, cat := range s.Categories() {
-			l.Cells = append(l.Cells, s.Cell(engine, conc, cat))
+		for _, w := range s.Workloads() {
+			l.Cells = append(l.Cells, s.Cell(engine, conc, w))
 		}
 		out = append(out, l)
 	}
 	for _, rate := range s.Run.Rates {
 		l := Level{Name: cell.RateLoad(rate)}
-		for _, cat := range s.Categories() {
-			l.Cells = append(l.Cells, s.RateCell(engine, rate, cat))
+		for _, w := range s.Workloads() {
+			if c := s.RateCell(engine, rate, w); !c.Src().ClosedLoopOnly() {
+				l.Cells = append(l.Cells, c)
+			}
 		}
-		out = append(out, l)
+		if len(l.Cells) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Notes are progress lines about the matrix, for stderr before the run:
+// the rate cells left out of closed-loop-only workloads.
+func (s *Suite) Notes() []string {
+	var out []string
+	if len(s.Run.Rates) == 0 {
+		return nil
+	}
+	for _, w := range s.Workloads() {
+		if s.Cell("", 1, w).Src().ClosedLoopOnly() {
+			out = append(out, fmt.Sprintf("workload %s is multi_turn: its rate cells (%s) are skipped, it runs in a closed loop only", w, rateList(s.Run.Rates)))
+		}
 	}
 	return out
 }
@@ -209,9 +248,12 @@ func (s *Suite) ConfigLines() []config.Line {
 		{Key: "infbench-max-error-rate", Value: strconv.FormatFloat(s.Run.ErrorRateLimit(), 'g', -1, 64)},
 		s.Clock,
 	}
-	for _, c := range s.Categories() {
-		cl := s.Cell("", 1, c)
-		lines = append(lines, config.Line{Key: "prompt-" + c + "-max-tokens", Value: fmt.Sprint(cl.MaxTokens)})
+	for _, w := range s.Workloads() {
+		cl := s.Cell("", 1, w)
+		if cl.Source == nil {
+			lines = append(lines, config.Line{Key: "prompt-" + w + "-max-tokens", Value: fmt.Sprint(cl.MaxTokens)})
+		}
+		lines = append(lines, config.Line{Key: "workload-" + w, Value: cl.Src().Describe()})
 	}
 	return lines
 }
@@ -249,4 +291,31 @@ func rateList(rates []float64) string {
 		parts[i] = strconv.FormatFloat(r, 'g', -1, 64)
 	}
 	return strings.Join(parts, ",") + " requests/s"
+}
+
+// loadSources builds the workloads: entries' sources and checks that every
+// workload named to run exists: a prompt category or an entry, not both.
+func loadSources(run *config.Run, prompts *config.Prompts, runPath, promptsPath string) (map[string]cell.Source, error) {
+	out := map[string]cell.Source{}
+	for _, w := range run.Workloads {
+		if _, ok := prompts.Categories[w.Name]; ok {
+			return nil, fmt.Errorf("%s: workloads: %q is also a prompt category of %s: give it another name", runPath, w.Name, promptsPath)
+		}
+		src, err := workload.New(w, filepath.Dir(runPath))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", runPath, err)
+		}
+		out[w.Name] = src
+	}
+	for _, name := range run.WorkloadNames {
+		if _, ok := prompts.Categories[name]; ok {
+			continue
+		}
+		if _, ok := out[name]; !ok {
+			known := append(slices.Clone(prompts.Order), slices.Sorted(maps.Keys(out))...)
+			return nil, fmt.Errorf("workload %q (from %s or %s) is neither a prompt category of %s nor a workloads: entry of %s: use %s",
+				name, runPath, config.EnvWorkloads, promptsPath, runPath, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
 }

@@ -26,7 +26,7 @@ func verdict(code int, dir, pattern string, s *Suite, stderr io.Writer) int {
 		}
 		if code == 0 {
 			fmt.Fprintf(stderr, "[infbench] the run measured nothing: -bench=%s selects no cell of %s (cells are engine=%s, %s, workload=%s)\n",
-				pattern, s.RunFile, strings.Join(engineNames(s.Engines()), "|"), loads(s), strings.Join(s.Categories(), "|"))
+				pattern, s.RunFile, strings.Join(engineNames(s.Engines()), "|"), loads(s), strings.Join(s.Workloads(), "|"))
 			if !s.Run.Sweep.Enabled && strings.Contains(pattern, "sweep") {
 				fmt.Fprintf(stderr, "[infbench] %s cells run only when the capacity search is on: sweep.enabled in %s, or %s=1\n", SweepLevel, s.RunFile, config.EnvSweep)
 			}

@@ -1,9 +1,11 @@
 // Package cell runs one cell of the benchmark matrix: one engine at one
-// load (a concurrency, or a request rate) with one prompt category. It
-// builds the cell's requests — every prompt salted so that no prefix cache
-// can serve it from an earlier request — drives them through the closed
-// or open loop of package loadgen, and summarises the measured ones. It
-// knows nothing of how the engine was started or where results go.
+// load (a concurrency, or a request rate) with one workload. The
+// workload's Source (a prompt category, Prompts; the other kinds are in
+// package workload) builds the cell's requests — salted so that no prefix
+// cache serves one from an earlier request unless the workload shares a
+// prefix on purpose — which Run drives through the closed or open loop of
+// package loadgen, and summarises the measured ones. It knows nothing of
+// how the engine was started or where results go.
 package cell
 
 import (
@@ -15,21 +17,24 @@ import (
 )
 
 // Cell is one point of the matrix: an engine at one concurrency (or one
-// request rate) with one prompt category.
+// request rate) with one workload.
 type Cell struct {
 	Engine      string
-	Concurrency int      // closed loop: requests in flight (0 for an open loop)
-	Rate        float64  // open loop: requests per second (0 for a closed loop)
-	Burstiness  float64  // open loop: gamma shape of the gaps (1: Poisson)
-	MaxInFlight int      // open loop: cap on requests in flight
-	Workload    string   // workload=<name>: a prompt category of prompts.yaml, or an entry of workloads:
-	Prompts     []string // the category's prompt texts, used in turn
-	MaxTokens   int      // fixed output length: max_tokens with ignore_eos
-	Requests    int      // measured requests
-	Warmup      int      // requests before them, excluded
-	Ramp        time.Duration
-	SLO         loadgen.SLO
-	Seed        uint64 // the run's seed: prompt salts, open-loop schedules
+	Concurrency int     // closed loop: requests in flight (0 for an open loop)
+	Rate        float64 // open loop: requests per second (0 for a closed loop)
+	Burstiness  float64 // open loop: gamma shape of the gaps (1: Poisson)
+	MaxInFlight int     // open loop: cap on requests in flight
+	Workload    string  // workload=<name>: a prompt category of prompts.yaml, or an entry of workloads:
+	// Source builds the cell's requests (see package workload). Nil:
+	// Prompts and MaxTokens, a prompt category (cell.Prompts).
+	Source    Source
+	Prompts   []string // the category's prompt texts, used in turn (Source nil)
+	MaxTokens int      // fixed output length: max_tokens with ignore_eos (Source nil)
+	Requests  int      // measured requests
+	Warmup    int      // requests before them, excluded
+	Ramp      time.Duration
+	SLO       loadgen.SLO
+	Seed      uint64 // the run's seed: prompt salts, open-loop schedules
 	// Rep is which repetition of the cell this is (0 for the first of
 	// -count): with Seed and Rate it fixes an open loop's arrivals.
 	Rep int
@@ -74,4 +79,12 @@ func (c Cell) Loop() (loadgen.Loop, string) {
 	}
 	return loadgen.ClosedLoop{Concurrency: c.Concurrency, Warmup: c.Warmup, Requests: c.Requests, Ramp: c.Ramp,
 		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d", c.Concurrency)
+}
+
+// Src is the cell's workload: Source, or else its Prompts and MaxTokens.
+func (c Cell) Src() Source {
+	if c.Source != nil {
+		return c.Source
+	}
+	return Prompts{Texts: c.Prompts, MaxTokens: c.MaxTokens, Category: c.Workload}
 }

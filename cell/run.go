@@ -19,14 +19,23 @@ import (
 // rule of package loadgen): its error says why, and so does a flag in its
 // summary.
 func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(loadgen.Record), progress io.Writer) ([]loadgen.Record, loadgen.Summary, error) {
-	if len(c.Prompts) == 0 {
-		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: no prompts", c.Name())
+	src := c.Src()
+	if c.Rate > 0 && src.ClosedLoopOnly() {
+		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s runs in a closed loop only (each turn waits for the previous answer): give it a concurrency, not a rate", c.Name(), c.Workload)
+	}
+	open := Open{Salts: salts, Total: c.Warmup + c.Requests, Seed: c.Seed, Concurrency: c.Concurrency}
+	if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {
+		open.Tokenizer = tk
+	}
+	reqs, err := src.Open(ctx, open)
+	if err != nil {
+		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s: %w", c.Name(), c.Workload, err)
 	}
 	loop, load := c.Loop()
 	t := newTally(c, progress)
 	t.started(load)
-	records, err := loop.Run(ctx, d, func(i int) loadgen.Request {
-		return loadgen.Request{Prompt: salts.Next() + c.Prompts[i%len(c.Prompts)], MaxTokens: c.MaxTokens}
+	records, err := loop.Run(ctx, doneDoer{d, reqs}, func(i int) loadgen.Request {
+		return reqs.Request(ctx, i)
 	}, func(r loadgen.Record) {
 		t.add(r)
 		if sink != nil {
@@ -34,6 +43,10 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 		}
 	})
 	sum := loadgen.Summarize(records, c.SLO)
+	sum.InputTokens = reqs.InputTokens()
+	if sum.InputTokens != "" && progress != nil {
+		fmt.Fprintf(progress, "[infbench] %s: input lengths %s\n", c.Name(), sum.InputTokens)
+	}
 	var hopeless *loadgen.HopelessError
 	if errors.As(err, &hopeless) {
 		sum.Flags = append(sum.Flags, hopeless.Error())
@@ -108,4 +121,17 @@ func (t *tally) ended(sum loadgen.Summary, hopeless *loadgen.HopelessError) {
 	for _, f := range sum.Flags {
 		fmt.Fprintf(t.w, "[infbench] %s: flag: %s\n", name, f)
 	}
+}
+
+// doneDoer passes every finished record to the workload's Requests
+// before the worker that sent it builds its next request.
+type doneDoer struct {
+	d    loadgen.Doer
+	reqs Requests
+}
+
+func (x doneDoer) Do(ctx context.Context, r loadgen.Request, epoch time.Time) loadgen.Record {
+	rec := x.d.Do(ctx, r, epoch)
+	x.reqs.Done(rec)
+	return rec
 }

@@ -21,3 +21,19 @@ func NewSalter(seed uint64) *Salter { return &Salter{seed: seed} }
 func (s *Salter) Next() string {
 	return fmt.Sprintf("[infbench %x-%d]\n", s.seed, s.n.Add(1))
 }
+
+// NextFixed returns the next salt in a fixed-width form, decimal digits
+// only: "[infbench <20 digits>-<10 digits>]\n". Every such salt has the
+// same length and, on tokenizers that split digit runs alike (Llama's
+// groups of three), the same token count, so a text fitted to an exact
+// token count with one salt keeps it with any other (see package
+// workload). It shares Next's counter.
+func (s *Salter) NextFixed() string {
+	return fmt.Sprintf(FixedSaltFormat, s.seed, s.n.Add(1))
+}
+
+// FixedSaltFormat is NextFixed's format: the seed, then the counter.
+const FixedSaltFormat = "[infbench %020d-%010d]\n"
+
+// FixedSaltTemplate is a salt of NextFixed's shape, for fitting texts.
+var FixedSaltTemplate = fmt.Sprintf(FixedSaltFormat, uint64(0), uint64(0))

@@ -29,7 +29,11 @@ type Run struct {
 	// RateRequests is the number of measured requests of an open-loop cell.
 	RateRequests int      `yaml:"rate_requests"`
 	Prompts      []string `yaml:"prompts"` // categories to run; empty: all
-	Requests     Count    `yaml:"requests"`
+	// Workloads defines workloads beyond the prompt categories (see
+	// workload.go); WorkloadNames selects which run (INFBENCH_WORKLOADS).
+	Workloads     []WorkloadSpec `yaml:"workloads"`
+	WorkloadNames []string       `yaml:"run_workloads"`
+	Requests      Count          `yaml:"requests"`
 	// MaxTokens, when set, replaces every category's output length.
 	MaxTokens int   `yaml:"max_tokens"`
 	Warmup    Count `yaml:"warmup"`
@@ -119,6 +123,10 @@ type Engine struct {
 	Request RequestFields  `yaml:"request"`
 	Sim     *SimSpec       `yaml:"sim"`
 	Extra   map[string]any `yaml:"extra"` // extra request-body fields
+	// Tokenize is the engine's tokenize route (POST {"model", "prompt"}
+	// → {"count", ...}), used to make synthetic inputs exactly so many
+	// tokens; "": none, lengths are estimated.
+	Tokenize string `yaml:"tokenize"`
 	// Container runs the engine from an image (kind container).
 	Container *ContainerSpec `yaml:"container"`
 }
@@ -138,6 +146,8 @@ type SimSpec struct {
 	// simulator's own type (step_base, per_sequence, per_prefill_token,
 	// per_context_token); all zero: sim.DefaultTiming.
 	Timing sim.Linear `yaml:"timing"`
+	// PrefixCacheTokens is sim.Config.PrefixCacheTokens: 0 the default (1<<20 tokens), negative off.
+	PrefixCacheTokens int `yaml:"prefix_cache_tokens"`
 }
 
 // Engine kinds.
@@ -230,6 +240,9 @@ func (r *Run) Validate() error {
 		if err := e.validateContainer(); err != nil {
 			return fmt.Errorf("engines[%d] (%s): %w", i, e.Name, err)
 		}
+	}
+	if err := r.validateWorkloads(); err != nil {
+		return err
 	}
 	return r.validateProfiles()
 }

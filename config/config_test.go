@@ -208,3 +208,35 @@ func TestSyntaxErrorLines(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkloadSpecs(t *testing.T) {
+	base := "api: chat\nconcurrency: [1]\nrequests: {min: 1}\ntimeouts: {stall: 1s, request: 1s, startup: 1s}\n"
+	r, err := ParseRun("e.yaml", []byte(base+`workloads:
+  - {name: syn, kind: synthetic, input_tokens: 128, output_tokens: {dist: normal, mean: 64, std: 8}}
+  - {name: mt, kind: multi_turn, turns: 2, think_time: 1s, input_tokens: {dist: uniform, min: 8, max: 16}, output_tokens: 8}
+`))
+	require.NoError(t, err)
+	assert.Equal(t, Dist{Dist: DistFixed, Value: 128}, r.Workloads[0].InputTokens, "a number is a fixed length")
+	assert.Equal(t, Dist{Dist: DistNormal, Mean: 64, Std: 8}, r.Workloads[0].OutputTokens)
+	assert.Equal(t, time.Second, r.Workloads[1].ThinkTime)
+
+	for yaml, want := range map[string]string{
+		"  - {name: s, kind: synthetic, input_tokens: {dist: normal, mean: 9, sd: 1}, output_tokens: 4}\n":      `unknown field "sd" for dist normal (known: mean, std)`,
+		"  - {name: s, kind: synthetic, input_tokens: {dist: zipf}, output_tokens: 4}\n":                        `dist "zipf": use fixed, uniform, normal or lognormal`,
+		"  - {name: s, kind: synthetic, output_tokens: 4}\n":                                                    `workloads[0] (s): input_tokens: required for kind synthetic`,
+		"  - {name: s, kind: synthetic, input_tokens: {dist: uniform, min: 9, max: 3}, output_tokens: 4}\n":     `workloads[0] (s): input_tokens: uniform min 9, max 3: want 1 ≤ min ≤ max`,
+		"  - {name: S, kind: synthetic}\n":                                                                      `workloads[0]: name "S": use lower-case letters`,
+		"  - {name: d, kind: dataset, path: x.json, format: csv}\n":                                             `workloads[0] (d): format: "csv": use sharegpt or jsonl`,
+		"  - {name: p, kind: shared_prefix, groups: 0, prefix_tokens: 8, suffix_tokens: 8, output_tokens: 8}\n": `workloads[0] (p): groups: 0: required for kind shared_prefix, at least 1`,
+		"  - {name: m, kind: multi_turn, turns: 2, input_tokens: 8, output_tokens: 8, think_time: -1s}\n":       `workloads[0] (m): think_time: -1s: must not be negative`,
+		"  - {name: x, kind: replay}\n":                                                                         `workloads[0] (x): kind "replay": use dataset, synthetic, shared_prefix or multi_turn`,
+	} {
+		_, err := ParseRun("e.yaml", []byte(base+"workloads:\n"+yaml))
+		assert.ErrorContains(t, err, want, yaml)
+	}
+
+	r, err = ParseRun("e.yaml", []byte(base))
+	require.NoError(t, err)
+	require.NoError(t, r.ApplyEnv(func(k string) string { return map[string]string{EnvWorkloads: "short, syn"}[k] }))
+	assert.Equal(t, []string{"short", "syn"}, r.WorkloadNames)
+}

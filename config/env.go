@@ -15,6 +15,7 @@ const (
 	EnvConcurrency = "INFBENCH_CONCURRENCY" // e.g. 1,10: replaces the concurrency levels
 	EnvRates       = "INFBENCH_RATES"       // e.g. 2,8: open-loop request rates (requests/s)
 	EnvPrompts     = "INFBENCH_PROMPTS"     // e.g. short,code: the categories to run
+	EnvWorkloads   = "INFBENCH_WORKLOADS"   // e.g. short,chat-sample: the workloads to run, by name
 	EnvAPI         = "INFBENCH_API"         // chat or completions
 	EnvRequests    = "INFBENCH_REQUESTS"    // measured requests per cell
 	EnvMaxTokens   = "INFBENCH_MAX_TOKENS"  // every category's output length
@@ -59,6 +60,14 @@ func (r *Run) ApplyEnv(getenv func(string) string) error {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				r.Prompts = append(r.Prompts, p)
+			}
+		}
+	}
+	if v := getenv(EnvWorkloads); v != "" {
+		r.WorkloadNames = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				r.WorkloadNames = append(r.WorkloadNames, p)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ type Sim struct {
 func NewSim(e config.Engine) *Sim {
 	cfg := sim.Config{Model: e.Model}
 	if s := e.Sim; s != nil {
-		cfg.MaxBatch, cfg.MaxPrefill = s.MaxBatch, s.MaxPrefill
+		cfg.MaxBatch, cfg.MaxPrefill, cfg.PrefixCacheTokens = s.MaxBatch, s.MaxPrefill, s.PrefixCacheTokens
 		if s.Timing != (sim.Linear{}) {
 			cfg.Timing = s.Timing
 		}
@@ -53,8 +53,20 @@ func (s *Sim) Start(ctx context.Context) (Endpoint, error) {
 	if s.cfg.MaxBatch > 0 {
 		info = append(info, config.Line{Key: "engine-" + s.name + "-max-batch", Value: strconv.Itoa(s.cfg.MaxBatch)})
 	}
+	if s.cfg.PrefixCacheTokens != 0 { // the default (on, 1<<20 tokens) goes unsaid, as README.md says it
+		info = append(info, config.Line{Key: "engine-" + s.name + "-prefix-cache", Value: prefixCacheLine(s.cfg.PrefixCacheTokens)})
+	}
 	return Endpoint{BaseURL: l.URL, Model: s.cfg.Model, MetricsURL: l.URL + "/metrics",
 		IgnoreEOS: true, IncludeUsage: true, Info: info}, nil
+}
+
+// prefixCacheLine describes the simulator's prefix cache for a
+// configuration line: off, or its capacity in tokens.
+func prefixCacheLine(tokens int) string {
+	if tokens < 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d tokens (blocks of %d, least recently used out)", tokens, sim.CacheBlockTokens)
 }
 
 // Stop implements Engine.

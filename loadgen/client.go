@@ -55,12 +55,33 @@ type Target struct {
 	Extra map[string]any
 	// Headers added to every request (an API key). Never logged.
 	Headers map[string]string
+	// TokenizePath is the engine's tokenize route (POST {"model",
+	// "prompt"} → {"count", ...}, vLLM's and SGLang's shape), or "" where
+	// it has none: see Client.Tokenize.
+	TokenizePath string
 }
 
 // Request is one generation request.
 type Request struct {
 	Prompt    string
 	MaxTokens int
+	// Messages, when set, is the conversation a chat request sends
+	// instead of one user message of Prompt (a multi-turn workload);
+	// a completions request still sends Prompt, which then holds the
+	// conversation's text.
+	Messages []Message
+	// KeepText asks Do to keep the generated text in Record.Text (in
+	// memory only), for a workload whose next request quotes it.
+	KeepText bool
+	// Session and Turn (1-based) place the request in a multi-turn
+	// session; both are copied to its Record. Zero: not multi-turn.
+	Session, Turn int
+}
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"` // user or assistant
+	Content string `json:"content"`
 }
 
 // Client sends streaming requests and measures them. It is safe for
@@ -155,10 +176,13 @@ func (c *Client) Body(r Request) ([]byte, error) {
 	m["model"] = t.Model
 	m["stream"] = true
 	m["max_tokens"] = r.MaxTokens
-	if t.API == Completions {
+	switch {
+	case t.API == Completions:
 		m["prompt"] = r.Prompt
-	} else {
-		m["messages"] = []map[string]string{{"role": "user", "content": r.Prompt}}
+	case len(r.Messages) > 0:
+		m["messages"] = r.Messages
+	default:
+		m["messages"] = []Message{{Role: "user", Content: r.Prompt}}
 	}
 	if t.IgnoreEOS {
 		m["ignore_eos"] = true
@@ -186,7 +210,7 @@ var (
 // response head back), response (statuses that carry no stream) and
 // stream (the events, each stamped when its bytes arrived).
 func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record) {
-	rec = Record{MaxTokens: r.MaxTokens}
+	rec = Record{MaxTokens: r.MaxTokens, Session: r.Session, Turn: r.Turn}
 	body, err := c.Body(r)
 	if err != nil {
 		rec.ErrorKind, rec.Error = KindMalformed, "encoding request: "+err.Error()
@@ -211,7 +235,7 @@ func (c *Client) Do(ctx context.Context, r Request, epoch time.Time) (rec Record
 		end()
 		return rec
 	}
-	if c.stream(ctx, resp.Body, sent, stall, &rec) {
+	if c.stream(ctx, resp.Body, sent, stall, r.KeepText, &rec) {
 		// At [DONE] the request is over and Do returns, so that the loop
 		// can send the next one; the chunked terminator behind it is read
 		// in the background, and the connection goes back to the pool.
@@ -267,7 +291,7 @@ func (c *Client) response(resp *streamhttp.Response, rec *Record) bool {
 
 // stream reads the events of body into rec. It returns true when the
 // stream ended with [DONE] and the rest of the body still has to be read.
-func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Time, stall *stallWatch, rec *Record) bool {
+func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Time, stall *stallWatch, keepText bool, rec *Record) bool {
 	sse := NewSSEReader(body, nil)
 	var (
 		ch       Chunk
@@ -332,6 +356,9 @@ func (c *Client) stream(ctx context.Context, body *streamhttp.Body, sent time.Ti
 			}
 			lastRead = ev.Stamp.Seq
 			rec.Events = append(rec.Events, Event{At: ev.At.Sub(sent), Bytes: ch.ContentBytes, Lag: lag})
+			if keepText {
+				rec.Text += contentText(ev.Data)
+			}
 			if haveCum {
 				if !ch.HasUsage {
 					haveCum = false
@@ -456,4 +483,23 @@ func truncate(b []byte, n int) []byte {
 		return append(append([]byte{}, b[:n]...), "…"...)
 	}
 	return b
+}
+
+// contentText decodes the generated text of an event's first choice
+// (delta.content for chat, text for completions; reasoning text is not
+// part of the answer a conversation quotes). It runs only for requests
+// that ask for their text (Request.KeepText), after the event was stamped.
+func contentText(data []byte) string {
+	var v struct {
+		Choices []struct {
+			Delta struct {
+				Content string `json:"content"`
+			} `json:"delta"`
+			Text string `json:"text"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(data, &v) != nil || len(v.Choices) == 0 {
+		return ""
+	}
+	return v.Choices[0].Delta.Content + v.Choices[0].Text
 }

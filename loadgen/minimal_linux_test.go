@@ -22,12 +22,12 @@ import (
 // hold the harness against: no HTTP library, no SSE reader, and the
 // kernel's other timestamp interface (SO_TIMESTAMPNS) instead of the
 // SO_TIMESTAMPING that streamhttp uses.
-func minimalTTFTs(ctx context.Context, url string, streams int) (wait func() []time.Duration) {
+func minimalTTFTs(ctx context.Context, url string, streams int) (wait func() []minimalTTFT) {
 	addr := strings.TrimPrefix(url, "http://")
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		ttfts []time.Duration
+		ttfts []minimalTTFT
 	)
 	for w := range streams {
 		wg.Go(func() {
@@ -45,30 +45,31 @@ func minimalTTFTs(ctx context.Context, url string, streams int) (wait func() []t
 				return
 			}
 			for i := 0; ctx.Err() == nil; i++ {
-				d, ok := minimalRequest(c, raw, fmt.Sprintf("min-%d-%d", w, i))
+				id := fmt.Sprintf("min-%d-%d", w, i)
+				sent, d, ok := minimalRequest(c, raw, id)
 				if !ok {
 					return
 				}
 				mu.Lock()
-				ttfts = append(ttfts, d)
+				ttfts = append(ttfts, minimalTTFT{ID: id, Sent: sent, TTFT: d})
 				mu.Unlock()
 			}
 		})
 	}
-	return func() []time.Duration { wg.Wait(); return ttfts }
+	return func() []minimalTTFT { wg.Wait(); return ttfts }
 }
 
 var contentMarker = []byte(`"content":" `)
 
 // minimalRequest sends one request on c (kept alive, as the harness keeps
 // its connections) and reads its response to the chunked terminator.
-func minimalRequest(c net.Conn, raw syscall.RawConn, id string) (time.Duration, bool) {
+func minimalRequest(c net.Conn, raw syscall.RawConn, id string) (time.Time, time.Duration, bool) {
 	body := `{"model":"m","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"` + id + `"}]}`
 	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
 		fmt.Sprint(len(body)) + "\r\n\r\n" + body
 	sent := time.Now()
 	if _, err := c.Write([]byte(req)); err != nil {
-		return 0, false
+		return sent, 0, false
 	}
 	var seen []byte
 	buf, oob := make([]byte, 16<<10), make([]byte, 256)
@@ -80,13 +81,13 @@ func minimalRequest(c net.Conn, raw syscall.RawConn, id string) (time.Duration, 
 			n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), buf, oob, 0)
 			return rerr != syscall.EAGAIN
 		}); err != nil || rerr != nil || n == 0 {
-			return 0, false
+			return sent, 0, false
 		}
 		seen = append(seen, buf[:n]...)
 		if ttft == 0 && bytes.Contains(seen, contentMarker) {
 			msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
 			if err != nil {
-				return 0, false
+				return sent, 0, false
 			}
 			for _, m := range msgs {
 				if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
@@ -95,11 +96,11 @@ func minimalRequest(c net.Conn, raw syscall.RawConn, id string) (time.Duration, 
 				}
 			}
 			if ttft == 0 {
-				return 0, false
+				return sent, 0, false
 			}
 		}
 		if bytes.Contains(seen, []byte("data: [DONE]")) && bytes.HasSuffix(seen, []byte("\r\n0\r\n\r\n")) {
-			return ttft, ttft > 0
+			return sent, ttft, ttft > 0
 		}
 		if len(seen) > 1<<16 {
 			seen = seen[len(seen)-64:]

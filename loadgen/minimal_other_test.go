@@ -2,13 +2,10 @@
 
 package loadgen
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // minimalTTFTs: the minimal client reads kernel timestamps, which only
 // Linux gives; elsewhere there is nothing to compare with.
-func minimalTTFTs(context.Context, string, int) func() []time.Duration {
-	return func() []time.Duration { return nil }
+func minimalTTFTs(context.Context, string, int) func() []minimalTTFT {
+	return func() []minimalTTFT { return nil }
 }

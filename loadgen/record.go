@@ -52,6 +52,10 @@ const (
 type Record struct {
 	Index  int  `json:"index"`
 	Warmup bool `json:"warmup,omitempty"`
+	// Session and Turn (1-based) place a multi-turn workload's request
+	// in its conversation; zero for every other workload.
+	Session int `json:"session,omitempty"`
+	Turn    int `json:"turn,omitempty"`
 
 	Sent time.Duration `json:"sent_ns"` // send time, from the start of the run
 	// Paced records come from an open loop: Scheduled is when the request
@@ -84,6 +88,11 @@ type Record struct {
 	Status    int       `json:"status,omitempty"`
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
 	Error     string    `json:"error,omitempty"`
+
+	// Text is the generated text, kept only when the request asked for
+	// it (Request.KeepText: a multi-turn workload quotes it in the next
+	// turn). It stays in memory: never written to requests.jsonl.
+	Text string `json:"-"`
 }
 
 // Event is one content-bearing SSE event.

@@ -94,6 +94,16 @@ type Summary struct {
 	// requests (measured sends / the span of their due times).
 	DueReqPerSec float64 `json:"due_req_per_s,omitempty"`
 
+	// Multi-turn workloads only (records with a turn): TTFT of each
+	// session's first turn, and of its later turns, which send the
+	// conversation so far and may find it in the prefix cache.
+	TTFTTurn1 Dist `json:"ttft_turn1_ns"`
+	TTFTLater Dist `json:"ttft_later_ns"`
+	// InputTokens says how the workload's input lengths were made:
+	// "tokenized by POST /tokenize" (the engine's own tokenizer) or
+	// "estimated (...)"; empty for a workload of fixed texts.
+	InputTokens string `json:"input_tokens,omitempty"`
+
 	// PeakInFlight is the most requests (warmup included) that were in
 	// flight at once: the concurrency a closed loop reached.
 	PeakInFlight int `json:"peak_in_flight"`
@@ -140,6 +150,7 @@ func Summarize(records []Record, slo SLO) Summary {
 	}
 	s := a.derive()
 	s.PeakInFlight = peakInFlight(records)
+	s.turnTTFT(records)
 	s.flagAll(a)
 	return s
 }

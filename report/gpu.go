@@ -135,7 +135,7 @@ func gpuCharts(dir string, tel []telemetry, pal palette) ([]chart, error) {
 		{"gpu-memory", "GPU memory in use", "memory used (GiB)", func(t telemetry) plotter.XYs { return t.mem }},
 		{"gpu-power", "GPU power draw", "power (W)", func(t telemetry) plotter.XYs { return t.power }},
 	} {
-		p := newPlot(k.title, "time since the run started (s)", k.ylabel)
+		p := newPlot("", "time since the run started (s)", k.ylabel)
 		any := false
 		for _, t := range tel {
 			xys := k.get(t)
@@ -148,7 +148,7 @@ func gpuCharts(dir string, tel []telemetry, pal palette) ([]chart, error) {
 			continue
 		}
 		fromZero(p)
-		file, err := save(p, dir, k.base)
+		file, err := save(dir, k.base, k.title, p)
 		if err != nil {
 			return out, err
 		}

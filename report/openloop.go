@@ -3,133 +3,150 @@ package report
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
-	"strings"
+	"time"
 
-	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot"
 
 	"github.com/infbench/infbench/loadgen"
-	"github.com/infbench/infbench/resultsdir"
 )
 
-// splitLoops separates the closed-loop cells (by concurrency: the tables
-// and charts) from the open-loop ones (by request rate).
-func splitLoops(cells []resultsdir.CellSummary) (closed, open []resultsdir.CellSummary) {
-	for _, c := range cells {
-		if c.Rate > 0 {
-			open = append(open, c)
-		} else {
-			closed = append(closed, c)
-		}
-	}
-	return closed, open
-}
+const rateLabel = "offered load (requests/s)"
 
-// writeOpenLoop writes one row per open-loop cell run: the rate asked for
-// and the rate sent, throughput, and TTFT measured from the send and from
-// the schedule (the queueing a closed loop hides), with the cell's flags.
-func writeOpenLoop(b *strings.Builder, open []resultsdir.CellSummary, charts []chart) {
-	if len(open) == 0 {
-		return
+// openCharts renders the open-loop charts of one workload, against the
+// request rate offered: TTFT from the schedule and TPOT (p50, p99) with
+// the SLO bound, and goodput; each with the capacity the sweep found
+// (sweep.json) marked per engine.
+func (cs chartSet) openCharts() ([]chart, error) {
+	if len(cs.c.Rates) == 0 {
+		return nil, nil
 	}
-	b.WriteString("## Open loop\n\n")
-	b.WriteString("Requests arrive on a fixed schedule whatever the server does; latency \"from schedule\" counts from the moment each request was due, so a server that falls behind cannot hide its queue.\n\n")
-	b.WriteString("| engine | prompt | rate asked | rate sent | tok/s | TTFT p50 / p99 | TTFT from schedule p50 / p99 | err % |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
-	var flags []string
-	for _, c := range open {
-		s := c.Summary
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", mdEscape(c.Engine), mdEscape(c.Workload),
-			strconv.FormatFloat(c.Rate, 'g', -1, 64), num(s.SentReqPerSec, 2), num(s.OutputTokPerSec, 0),
-			ms(s.TTFT.P50), ms(s.TTFT.P99), ms(s.TTFTFromSchedule.P50), ms(s.TTFTFromSchedule.P99), num(100*s.ErrorRate, 1))
-		for _, f := range s.Flags {
-			flags = append(flags, fmt.Sprintf("- %s (rep %d): %s\n", c.Cell, c.Rep, mdEscape(f)))
-		}
-	}
-	b.WriteString("\n")
-	if len(flags) > 0 {
-		b.WriteString("Flags:\n\n")
-		for _, f := range flags {
-			b.WriteString(f)
-		}
-		b.WriteString("\n")
-	}
-	for _, ch := range charts {
-		fmt.Fprintf(b, "![%s](%s)\n\n", ch.Caption, ch.File)
-	}
-}
-
-// openLoopCharts renders, per prompt category with open-loop cells, TTFT
-// measured from the schedule (p50 solid, p99 dashed) against the request
-// rate offered, one line per engine: where a line turns up, the engine
-// stops keeping up. Several repetitions of a cell are summarised by their
-// median.
-func openLoopCharts(dir string, open []resultsdir.CellSummary, pal palette) ([]chart, error) {
-	type key struct {
-		prompt, engine string
-		rate           float64
-	}
-	vals := map[key][][2]float64{}
-	var prompts, engines []string
-	var rates []float64
-	for _, c := range open {
-		k := key{c.Workload, c.Engine, c.Rate}
-		p99 := c.Summary.TTFTFromSchedule.P99
-		if c.Summary.TTFTFromSchedule.N < loadgen.MinSamples("p99") {
-			p99 = math.NaN() // too few requests for a tail: left out
-		}
-		vals[k] = append(vals[k], [2]float64{c.Summary.TTFTFromSchedule.P50, p99})
-		if !slices.Contains(prompts, c.Workload) {
-			prompts = append(prompts, c.Workload)
-		}
-		if !slices.Contains(engines, c.Engine) {
-			engines = append(engines, c.Engine)
-		}
-		if !slices.Contains(rates, c.Rate) {
-			rates = append(rates, c.Rate)
-		}
-	}
-	slices.Sort(rates)
+	name := fileSafe(cs.c.Workload)
+	ttftBound, tpotBound := cs.loadBounds()
 	var out []chart
-	for _, prompt := range prompts {
-		p := newPlot("TTFT from schedule, p50 (solid) and p99 (dashed), workload="+prompt,
-			"offered load (requests/s)", "TTFT from schedule (ms)")
-		for _, e := range engines {
-			s50 := series{name: e + " p50", color: pal.color(e)}
-			s99 := series{name: e + " p99", color: pal.color(e), dashed: true}
-			for _, r := range rates {
-				v := vals[key{prompt, e, r}]
-				if len(v) == 0 {
-					continue
-				}
-				var p50s, p99s []float64
-				for _, x := range v {
-					p50s = append(p50s, x[0])
-					if !math.IsNaN(x[1]) {
-						p99s = append(p99s, x[1])
-					}
-				}
-				if m := median(p50s); !math.IsNaN(m) && m > 0 {
-					s50.xys = append(s50.xys, plotter.XY{X: r, Y: m / 1e6})
-				}
-				if m := median(p99s); !math.IsNaN(m) && m > 0 {
-					s99.xys = append(s99.xys, plotter.XY{X: r, Y: m / 1e6})
-				}
-			}
-			if err := addSeries(p, s50); err != nil {
-				return out, err
-			}
-			if err := addSeries(p, s99); err != nil {
-				return out, err
-			}
-		}
-		fromZero(p)
-		file, err := save(p, dir, "openloop-"+fileSafe(prompt))
-		if err != nil {
+	for _, r := range []struct {
+		base, caption string
+		draw          func() (*plot.Plot, error)
+	}{
+		{"load-ttft-" + name, "TTFT from the schedule, p50 and p99, against offered load, with the SLO bound and the found capacity", func() (*plot.Plot, error) {
+			return cs.loadLatencyPlot("TTFT from schedule", "TTFT", "TTFT", ttftBound, func(p *Point) (Value, Value) { return p.TTFTSchedP50, p.TTFTSchedP99 })
+		}},
+		{"load-tpot-" + name, "TPOT, p50 and p99, against offered load, with the SLO bound and the found capacity", func() (*plot.Plot, error) {
+			return cs.loadLatencyPlot("TPOT", "TPOT", "TPOT", tpotBound, func(p *Point) (Value, Value) { return p.TPOTP50, p.TPOTP99 })
+		}},
+		{"load-goodput-" + name, "goodput against offered load, with the found capacity", cs.loadGoodputPlot},
+	} {
+		if err := cs.render(&out, r.base, r.caption, r.draw); err != nil {
 			return out, err
 		}
-		out = append(out, chart{File: file, Caption: "TTFT from schedule against offered load (workload=" + prompt + ")"})
 	}
 	return out, nil
+}
+
+// loadBounds are the p99 bounds the capacity search judged its probes on
+// (the first search of the workload that sets one), else the run's SLO.
+func (cs chartSet) loadBounds() (ttft, tpot time.Duration) {
+	ttft, tpot = cs.slo.TTFT, cs.slo.TPOT
+	for _, c := range cs.caps {
+		for _, s := range c.sweeps {
+			if s.TTFTP99 > 0 {
+				ttft = time.Duration(s.TTFTP99)
+			}
+			if s.TPOTP99 > 0 {
+				tpot = time.Duration(s.TPOTP99)
+			}
+			return ttft, tpot
+		}
+	}
+	return ttft, tpot
+}
+
+// loadLatencyPlot draws p50 (solid) and p99 (dashed) of one latency
+// against the offered rate, the bound, and the capacity markers.
+func (cs chartSet) loadLatencyPlot(what, axis, short string, bound time.Duration, get func(*Point) (p50, p99 Value)) (*plot.Plot, error) {
+	p := newPlot(what+" p50 (solid) and p99 (dashed), workload="+cs.c.Workload, rateLabel, axis+" (ms)")
+	lab := &labeller{}
+	any, dropped := false, false
+	for _, e := range cs.c.Engines {
+		s50 := series{name: e + " p50", color: cs.pal.color(e)}
+		s99 := series{name: e + " p99", color: cs.pal.color(e), dashed: true}
+		for _, pt := range cs.c.openPoints(e) {
+			v50, v99 := get(pt)
+			s50.add(pt.Rate, v50, 1e6)
+			dropped = dropped || v99.N > 0 && v99.N < loadgen.MinSamples("p99")
+			if v99.N >= loadgen.MinSamples("p99") {
+				s99.add(pt.Rate, v99, 1e6)
+			}
+		}
+		any = any || len(s50.xys) > 0
+		for _, s := range []series{s50, s99} {
+			if err := addSeries(p, lab, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !any {
+		return nil, nil
+	}
+	if dropped {
+		p.Legend.Add(fmt.Sprintf("p99 of < %d samples left out", loadgen.MinSamples("p99")))
+	}
+	addSLO(p, lab, short+" p99", bound)
+	cs.addCapacities(lab)
+	p.Add(lab)
+	levelAxis(&p.X, cs.rateLevels())
+	if autoY(p) {
+		p.Y.Label.Text = axis + " (ms, log scale)"
+	}
+	return p, nil
+}
+
+// loadGoodputPlot draws, per engine against the offered rate, the
+// requests/s that met every SLO bound (solid) and all completed
+// requests/s (dashed), both over the same duration: the gap between them
+// is the load served too slowly, and where the dashed line bends away
+// from the offered rate the engine no longer keeps up.
+func (cs chartSet) loadGoodputPlot() (*plot.Plot, error) {
+	title := "Goodput against offered load, workload=" + cs.c.Workload
+	if cs.slo != (loadgen.SLO{}) {
+		title = "Goodput within " + sloShort(cs.slo) + ", workload=" + cs.c.Workload
+	}
+	p := newPlot(title, rateLabel, "requests/s")
+	lab := &labeller{}
+	for _, e := range cs.c.Engines {
+		good := series{name: e + " goodput", color: cs.pal.color(e)}
+		all := series{name: e + " completed", color: cs.pal.color(e), dashed: true}
+		for _, pt := range cs.c.openPoints(e) {
+			good.add(pt.Rate, pt.GoodputReqPS, 1)
+			all.add(pt.Rate, pt.ReqPerSec, 1)
+		}
+		for _, s := range []series{good, all} {
+			if err := addSeries(p, lab, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	cs.addCapacities(lab)
+	p.Add(lab)
+	levelAxis(&p.X, cs.rateLevels())
+	fromZero(p)
+	return p, nil
+}
+
+// rateLevels are the workload's rates, the x axis's ticks.
+func (cs chartSet) rateLevels() []float64 { return cs.c.Rates }
+
+// addCapacities marks each engine's found capacity: a dotted vertical
+// line labelled "slo-max X req/s".
+func (cs chartSet) addCapacities(lab *labeller) {
+	for _, c := range cs.caps {
+		if math.IsNaN(c.med) || c.med <= 0 {
+			continue
+		}
+		txt := fmt.Sprintf("slo-max %s req/s", strconv.FormatFloat(c.med, 'g', 3, 64))
+		if len(c.sweeps) > 1 {
+			txt += fmt.Sprintf(" (median of %d)", len(c.sweeps))
+		}
+		lab.marker(c.med, c.engine, txt, cs.pal.color(c.engine))
+	}
 }

@@ -43,7 +43,7 @@ func TestOpenLoopSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(md)
-	for _, want := range []string{"## Open loop", "| sim | short | 20 |", "| sim | short | 400 |", "the load was held back", "](openloop-short.png)", "| 2 |"} {
+	for _, want := range []string{"### Open loop", "| sim | 20 |", "| sim | 400 |", "the load was held back", "](load-ttft-short.png)", "](load-goodput-short.png)", "| 2 |"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, text)
 		}
@@ -51,7 +51,7 @@ func TestOpenLoopSection(t *testing.T) {
 	if strings.Contains(text, "| 0 |") {
 		t.Errorf("an open-loop cell leaked into the concurrency table as conc 0:\n%s", text)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "openloop-short.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "load-ttft-short.png")); err != nil {
 		t.Error(err)
 	}
 }

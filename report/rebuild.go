@@ -42,11 +42,11 @@ func Recompute(reqs []resultsdir.Request, slo loadgen.SLO, order []resultsdir.Ke
 
 // rebuild recomputes dir's summary.json from requests.jsonl and writes it,
 // keeping each cell's server metrics from the old one (they are not in
-// requests.jsonl).
-func rebuild(dir string, run *resultsdir.Run, warn func(string)) (*resultsdir.Summaries, error) {
+// requests.jsonl); it returns the requests too.
+func rebuild(dir string, run *resultsdir.Run, warn func(string)) ([]resultsdir.Request, *resultsdir.Summaries, error) {
 	reqs, truncated, err := resultsdir.ReadRequests(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if truncated {
 		warn(fmt.Sprintf("%s: the last line was cut short (the run was killed while writing it) and is left out", resultsdir.RequestsFile))
@@ -65,5 +65,5 @@ func rebuild(dir string, run *resultsdir.Run, warn func(string)) (*resultsdir.Su
 	for i := range sums.Cells {
 		sums.Cells[i].Server = server[sums.Cells[i].Key]
 	}
-	return sums, resultsdir.WriteJSON(filepath.Join(dir, resultsdir.SummaryFile), sums)
+	return reqs, sums, resultsdir.WriteJSON(filepath.Join(dir, resultsdir.SummaryFile), sums)
 }

@@ -2,8 +2,10 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -37,11 +39,11 @@ func Rebuild(ctx context.Context, dir string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	sums, err := rebuild(dir, run, o.warn)
+	reqs, sums, err := rebuild(dir, run, o.warn)
 	if err != nil {
 		return err
 	}
-	return render(ctx, dir, run, sums, o)
+	return render(ctx, dir, run, sums, reqs, o)
 }
 
 // Render draws the charts and report.md in dir from run.json and
@@ -55,7 +57,19 @@ func Render(ctx context.Context, dir string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	return render(ctx, dir, run, sums, newOptions(opts))
+	o := newOptions(opts)
+	// The distributions need every request; a folder without
+	// requests.jsonl still gets its tables and other charts.
+	reqs, truncated, err := resultsdir.ReadRequests(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		o.warn(fmt.Sprintf("no %s: the latency distributions are left out", resultsdir.RequestsFile))
+	case err != nil:
+		return err
+	case truncated:
+		o.warn(fmt.Sprintf("%s: the last line was cut short (the run was killed while writing it) and is left out", resultsdir.RequestsFile))
+	}
+	return render(ctx, dir, run, sums, reqs, o)
 }
 
 func newOptions(opts []Option) options {
@@ -72,39 +86,56 @@ func (o options) warn(msg string) {
 	}
 }
 
-func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsdir.Summaries, o options) error {
+func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsdir.Summaries, reqs []resultsdir.Request, o options) error {
 	pal := newPalette(run.EngineNames())
-	closed, open := splitLoops(sums.Cells)
-	cats := Categories(closed, run.EngineNames())
+	cats := Categories(sums.Cells, run.EngineNames())
 	for _, c := range cats {
 		for _, e := range c.Engines {
 			pal.add(e)
 		}
 	}
-	charts := map[string][]chart{}
+	sweeps, err := resultsdir.ReadSweeps(dir)
+	if err != nil {
+		return err
+	}
+	ttft, e2e := latencySamples(reqs)
+	slo := runSLO(run)
+	var secs []section
 	var files []string
 	for _, c := range cats {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering %s: %w", dir, err)
 		}
-		cs, err := categoryCharts(dir, c, pal, run.GPUCount(), run.Model)
-		if err != nil {
+		cs := chartSet{dir: dir, c: c, pal: pal, gpus: run.GPUCount(), model: run.Model, slo: slo,
+			caps: capacities(sweeps.Sweeps, c), closedReps: maxReps(c, false), openReps: maxReps(c, true)}
+		sec := section{c: c, caps: cs.caps}
+		if sec.closed, err = cs.closedCharts(); err != nil {
 			return err
 		}
-		charts[c.Workload] = cs
-		for _, ch := range cs {
-			files = append(files, ch.File)
+		if len(c.Concs) > 0 {
+			name := fileSafe(c.Workload)
+			for _, d := range []struct {
+				base, what string
+				smp        samples
+			}{{"cdf-ttft-" + name, "TTFT", ttft[c.Workload]}, {"cdf-e2e-" + name, "E2E", e2e[c.Workload]}} {
+				ch, err := cs.cdfChart(d.base, d.what, d.smp)
+				if err != nil {
+					return fmt.Errorf("chart %s: %w", d.base, err)
+				}
+				if ch != nil {
+					sec.dists = append(sec.dists, *ch)
+				}
+			}
 		}
-	}
-	for _, c := range open {
-		pal.add(c.Engine)
-	}
-	openCharts, err := openLoopCharts(dir, open, pal)
-	if err != nil {
-		return err
-	}
-	for _, ch := range openCharts {
-		files = append(files, ch.File)
+		if sec.open, err = cs.openCharts(); err != nil {
+			return err
+		}
+		for _, chs := range [][]chart{sec.closed, sec.dists, sec.open} {
+			for _, ch := range chs {
+				files = append(files, ch.File)
+			}
+		}
+		secs = append(secs, sec)
 	}
 	tel, err := readTelemetry(dir, run.Start, &pal)
 	if err != nil {
@@ -117,21 +148,30 @@ func render(ctx context.Context, dir string, run *resultsdir.Run, sums *resultsd
 	for _, ch := range gpu {
 		files = append(files, ch.File)
 	}
+	if err := writeFile(filepath.Join(dir, CSVFile), func(w io.Writer) error { return writeCSV(w, sums.Cells) }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, ReportFile), func(w io.Writer) error { return markdown(w, run, secs, gpu) }); err != nil {
+		return err
+	}
+	if o.imageDir != "" {
+		return copyFiles(dir, o.imageDir, files)
+	}
+	return nil
+}
 
-	path := filepath.Join(dir, ReportFile)
+// writeFile creates path and writes it with write.
+func writeFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("writing report: %w (is the results folder writable?)", err)
+		return fmt.Errorf("writing the report: %w (is the results folder writable?)", err)
 	}
-	err = markdown(f, run, cats, open, openCharts, charts, gpu)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if o.imageDir != "" {
-		return copyFiles(dir, o.imageDir, files)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,8 @@ func TestRenderWritesChartsAndReport(t *testing.T) {
 	if err := report.Render(t.Context(), dir, report.WithImageDir(img)); err != nil {
 		t.Fatal(err)
 	}
-	charts := []string{"throughput-short", "ttft-short", "tpot-short", "tradeoff-short"}
+	charts := []string{"throughput-short", "ttft-short", "tpot-short", "tradeoff-short",
+		"goodput-short", "e2e-short", "itl-short", "cdf-ttft-short", "cdf-e2e-short"}
 	for _, c := range charts {
 		for _, ext := range []string{".png", ".svg"} {
 			fi, err := os.Stat(filepath.Join(dir, c+ext))
@@ -149,17 +151,19 @@ func TestRenderWritesChartsAndReport(t *testing.T) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	rows := 0
+	// Two tables, each with a row per level: 4 columns per engine, then
+	// 3 (goodput, E2E, ITL); every cell filled.
+	var widths []int
 	for _, l := range strings.Split(string(md), "\n") {
 		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 4 |") {
-			rows++
-			if strings.Count(l, "|") != 1+1+2*4 || strings.Contains(l, "–") {
-				t.Errorf("table row %q: want 4 filled columns per engine", l)
+			widths = append(widths, (strings.Count(l, "|")-2)/2)
+			if strings.Contains(l, "–") {
+				t.Errorf("table row %q has an empty cell", l)
 			}
 		}
 	}
-	if rows != 2 {
-		t.Errorf("%d table rows for conc 1 and 4, want 2\n%s", rows, md)
+	if want := []int{4, 4, 3, 3}; !slices.Equal(widths, want) {
+		t.Errorf("table rows for conc 1 and 4 have %v columns per engine, want %v\n%s", widths, want, md)
 	}
 	if t.Failed() {
 		t.Logf("report.md:\n%s", md)

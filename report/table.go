@@ -11,37 +11,56 @@ import (
 	"github.com/infbench/infbench/servermetrics"
 )
 
-// Category is one workload of a run: its engines side by side at
-// each concurrency.
+// Category is one workload of a run: its engines side by side at each
+// concurrency (closed loop) and each offered request rate (open loop).
 type Category struct {
 	Workload string
-	Engines  []string // run order; the palette follows it
-	Concs    []int    // ascending
-	cells    map[engineConc]*Point
+	Engines  []string  // run order; the palette follows it
+	Concs    []int     // closed-loop levels, ascending
+	Rates    []float64 // open-loop rates, ascending
+	cells    map[loadLevel]*Point
 }
 
-type engineConc struct {
+// loadLevel is one engine at one load: a concurrency (Rate 0) or a rate
+// (Conc 0).
+type loadLevel struct {
 	engine string
 	conc   int
+	rate   float64
 }
 
-// Point is one engine at one concurrency: the median over the cell's
-// repetitions of each number (NaN where no repetition has it).
+// Value is one number of a Point: the median over the cell's repetitions
+// (NaN where no repetition has it), their extremes, and, for a
+// percentile, the fewest samples any repetition computed it from.
+type Value struct {
+	Med, Min, Max float64
+	N             int
+}
+
+// Point is one engine at one load level (a concurrency or a rate): each
+// number the median over the cell's repetitions, with their spread.
 type Point struct {
 	Engine string
-	Conc   int
+	Conc   int     // closed loop; 0 for an open loop
+	Rate   float64 // open loop: requests/s offered; 0 for a closed loop
 	Reps   int
 
-	OutTokPerSec  float64 // output tok/s
-	TTFTP50       float64 // ns
-	TTFTP99       float64 // ns
-	TPOTP50       float64 // ns
-	TPOTP99       float64 // ns
-	UserTokPerSec float64 // median per-user speed, 1/TPOT
-	ErrPct        float64
-	// TailN is the fewest completed requests of any repetition: charts
-	// leave out a p99 drawn from fewer than loadgen.MinSamples("p99").
-	TailN int
+	OutTokPerSec Value // output tok/s
+	GoodputReqPS Value // requests/s meeting every SLO bound
+	ReqPerSec    Value // completed requests/s
+	SentReqPerS  Value // open loop: the rate actually sent
+	TTFTP50      Value // ns
+	TTFTP99      Value // ns
+	TPOTP50      Value // ns
+	TPOTP99      Value // ns
+	E2EP50       Value // ns
+	E2EP99       Value // ns
+	ITLP50       Value // ns
+	ITLP99       Value // ns
+	// TTFT and E2E from the time each request was due (open loop), ns.
+	TTFTSchedP50, TTFTSchedP99 Value
+	UserTokPerSec              Value // median per-user speed, 1/TPOT
+	ErrPct                     Value
 
 	// Server is what the engine's own metrics said (the median over the
 	// repetitions that have each), nil when no repetition has them.
@@ -63,21 +82,28 @@ type ServerPoint struct {
 	PrefixHitPct            float64
 }
 
-// At returns the point of engine at conc, or nil.
-func (c *Category) At(engine string, conc int) *Point { return c.cells[engineConc{engine, conc}] }
+// At returns the closed-loop point of engine at conc, or nil.
+func (c *Category) At(engine string, conc int) *Point {
+	return c.cells[loadLevel{engine: engine, conc: conc}]
+}
 
-// Categories groups the cell summaries by prompt category, in order of
-// first appearance. engines gives the engine order (run.json's); engines
-// it does not list follow in order of appearance.
+// AtRate returns the open-loop point of engine at rate, or nil.
+func (c *Category) AtRate(engine string, rate float64) *Point {
+	return c.cells[loadLevel{engine: engine, rate: rate}]
+}
+
+// Categories groups the cell summaries by workload, in order of first
+// appearance. engines gives the engine order (run.json's); engines it
+// does not list follow in order of appearance.
 func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 	var cats []*Category
 	byWorkload := map[string]*Category{}
 	reps := map[resultsdir.Key][]resultsdir.CellSummary{}
-	var keys []resultsdir.Key // one per engine, conc, prompt (Rep 0)
+	var keys []resultsdir.Key // one per engine, load, workload (Rep 0)
 	for _, s := range sums {
 		c := byWorkload[s.Workload]
 		if c == nil {
-			c = &Category{Workload: s.Workload, Engines: slices.Clone(engines), cells: map[engineConc]*Point{}}
+			c = &Category{Workload: s.Workload, Engines: slices.Clone(engines), cells: map[loadLevel]*Point{}}
 			byWorkload[s.Workload] = c
 			cats = append(cats, c)
 		}
@@ -93,14 +119,19 @@ func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 		if !slices.Contains(c.Engines, k.Engine) {
 			c.Engines = append(c.Engines, k.Engine)
 		}
-		if !slices.Contains(c.Concs, k.Conc) {
+		if k.Rate > 0 {
+			if !slices.Contains(c.Rates, k.Rate) {
+				c.Rates = append(c.Rates, k.Rate)
+			}
+		} else if !slices.Contains(c.Concs, k.Conc) {
 			c.Concs = append(c.Concs, k.Conc)
 		}
-		c.cells[engineConc{k.Engine, k.Conc}] = newPoint(k, reps[k])
+		c.cells[loadLevel{k.Engine, k.Conc, k.Rate}] = newPoint(k, reps[k])
 	}
 	for _, c := range cats {
 		slices.Sort(c.Concs)
-		// Keep only engines that ran in this category, in palette order.
+		slices.Sort(c.Rates)
+		// Keep only engines that ran in this workload, in palette order.
 		c.Engines = slices.DeleteFunc(c.Engines, func(e string) bool {
 			return !slices.ContainsFunc(keys, func(k resultsdir.Key) bool { return k.Workload == c.Workload && k.Engine == e })
 		})
@@ -108,29 +139,77 @@ func Categories(sums []resultsdir.CellSummary, engines []string) []*Category {
 	return cats
 }
 
+// closedPoints returns the category's closed-loop points of engine, by
+// ascending concurrency.
+func (c *Category) closedPoints(engine string) []*Point {
+	var out []*Point
+	for _, conc := range c.Concs {
+		if p := c.At(engine, conc); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// openPoints returns the category's open-loop points of engine, by
+// ascending rate.
+func (c *Category) openPoints(engine string) []*Point {
+	var out []*Point
+	for _, r := range c.Rates {
+		if p := c.AtRate(engine, r); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
-	p := &Point{Engine: k.Engine, Conc: k.Conc, Reps: len(reps)}
-	med := func(f func(s *loadgen.Summary) (float64, bool)) float64 {
+	p := &Point{Engine: k.Engine, Conc: k.Conc, Rate: k.Rate, Reps: len(reps)}
+	val := func(f func(s *loadgen.Summary) (float64, bool)) Value {
 		var xs []float64
 		for i := range reps {
-			if v, ok := f(&reps[i].Summary); ok {
+			if v, ok := f(&reps[i].Summary); ok && !math.IsNaN(v) {
 				xs = append(xs, v)
 			}
 		}
-		return median(xs)
+		return newValue(xs, 0)
 	}
-	p.OutTokPerSec = med(func(s *loadgen.Summary) (float64, bool) { return s.OutputTokPerSec, s.Completed > 0 })
-	p.TTFTP50 = med(func(s *loadgen.Summary) (float64, bool) { return s.TTFT.P50, s.TTFT.N > 0 })
-	p.TTFTP99 = med(func(s *loadgen.Summary) (float64, bool) { return s.TTFT.P99, s.TTFT.N > 0 })
-	p.TPOTP50 = med(func(s *loadgen.Summary) (float64, bool) { return s.TPOT.P50, s.TPOT.N > 0 })
-	p.TPOTP99 = med(func(s *loadgen.Summary) (float64, bool) { return s.TPOT.P99, s.TPOT.N > 0 })
-	p.UserTokPerSec = med(func(s *loadgen.Summary) (float64, bool) { return s.UserSpeed.P50, s.UserSpeed.N > 0 })
-	p.ErrPct = med(func(s *loadgen.Summary) (float64, bool) { return 100 * s.ErrorRate, s.Requests > 0 })
-	for i, r := range reps {
-		if i == 0 || r.Summary.TTFT.N < p.TailN {
-			p.TailN = r.Summary.TTFT.N
+	// pct is a percentile of one distribution, with the fewest samples
+	// it came from.
+	pct := func(d func(s *loadgen.Summary) *loadgen.Dist, get func(d *loadgen.Dist) float64) Value {
+		var xs []float64
+		n := -1
+		for i := range reps {
+			dist := d(&reps[i].Summary)
+			if dist.N == 0 {
+				continue
+			}
+			xs = append(xs, get(dist))
+			if n < 0 || dist.N < n {
+				n = dist.N
+			}
 		}
+		return newValue(xs, max(n, 0))
 	}
+	p50 := func(d *loadgen.Dist) float64 { return d.P50 }
+	p99 := func(d *loadgen.Dist) float64 { return d.P99 }
+	ttft := func(s *loadgen.Summary) *loadgen.Dist { return &s.TTFT }
+	tpot := func(s *loadgen.Summary) *loadgen.Dist { return &s.TPOT }
+	e2e := func(s *loadgen.Summary) *loadgen.Dist { return &s.E2E }
+	itl := func(s *loadgen.Summary) *loadgen.Dist { return &s.ITL }
+	sched := func(s *loadgen.Summary) *loadgen.Dist { return &s.TTFTFromSchedule }
+	completed := func(s *loadgen.Summary) bool { return s.Completed > 0 }
+	p.OutTokPerSec = val(func(s *loadgen.Summary) (float64, bool) { return s.OutputTokPerSec, completed(s) })
+	p.GoodputReqPS = val(func(s *loadgen.Summary) (float64, bool) { return s.GoodputReqPerS, s.Requests > 0 })
+	p.ReqPerSec = val(func(s *loadgen.Summary) (float64, bool) { return s.ReqPerSec, completed(s) })
+	p.SentReqPerS = val(func(s *loadgen.Summary) (float64, bool) { return s.SentReqPerSec, s.Paced })
+	p.TTFTP50, p.TTFTP99 = pct(ttft, p50), pct(ttft, p99)
+	p.TPOTP50, p.TPOTP99 = pct(tpot, p50), pct(tpot, p99)
+	p.E2EP50, p.E2EP99 = pct(e2e, p50), pct(e2e, p99)
+	p.ITLP50, p.ITLP99 = pct(itl, p50), pct(itl, p99)
+	p.TTFTSchedP50, p.TTFTSchedP99 = pct(sched, p50), pct(sched, p99)
+	p.UserTokPerSec = val(func(s *loadgen.Summary) (float64, bool) { return s.UserSpeed.P50, s.UserSpeed.N > 0 })
+	p.ErrPct = val(func(s *loadgen.Summary) (float64, bool) { return 100 * s.ErrorRate, s.Requests > 0 })
 	p.Server = newServerPoint(reps)
 	for _, r := range reps {
 		flags := r.Summary.Flags
@@ -145,6 +224,15 @@ func newPoint(k resultsdir.Key, reps []resultsdir.CellSummary) *Point {
 		}
 	}
 	return p
+}
+
+// newValue summarises the repetitions' values xs (sorted in place).
+func newValue(xs []float64, n int) Value {
+	if len(xs) == 0 {
+		return Value{Med: math.NaN(), Min: math.NaN(), Max: math.NaN(), N: n}
+	}
+	m := median(xs) // sorts
+	return Value{Med: m, Min: xs[0], Max: xs[len(xs)-1], N: n}
 }
 
 func newServerPoint(reps []resultsdir.CellSummary) *ServerPoint {

@@ -46,6 +46,12 @@ type Name struct {
 // its MetricsCollector (tensorrt_llm/metrics/collector.py) were not read;
 // its /metrics is JSON iteration statistics, not Prometheus.
 //
+// The simulator's prefix-cache counters count tokens as vLLM's do
+// (engines/sim/prefixcache.go). SGLang's sglang:cache_hit_rate is the hit
+// rate of the last prefill batch, set to 0 by every 40th decode batch's
+// stats (docs/engine-facts.md): its mean over a cell understates the
+// cell's hit rate, the more so the longer the outputs.
+//
 // Not mapped: SGLang's sglang:num_retracted_reqs (its preemptions) is
 // newer than the pinned v0.5.6.post2 and its type was not read, so SGLang
 // cells report no preemptions. vLLM's deprecated
@@ -74,7 +80,9 @@ func Names() []Name {
 		{Preemptions, Counter, "sim", "sim:num_preemptions_total", sim},
 
 		{PrefixHits, Counter, "vllm", "vllm:prefix_cache_hits_total", vllm},
+		{PrefixHits, Counter, "sim", "sim:prefix_cache_hits_total", sim},
 		{PrefixQueries, Counter, "vllm", "vllm:prefix_cache_queries_total", vllm},
+		{PrefixQueries, Counter, "sim", "sim:prefix_cache_queries_total", sim},
 		{PrefixHitRate, Gauge, "sglang", "sglang:cache_hit_rate", sglang},
 
 		{MaxBatch, Gauge, "sim", "sim:max_batch", sim},

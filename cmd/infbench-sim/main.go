@@ -1,6 +1,6 @@
 // Command infbench-sim serves the simulated engine (package engines/sim)
-// over HTTP: the OpenAI-compatible streaming API, /health, /metrics and
-// /version. It is what the container path runs in tests without a GPU,
+// over HTTP: the OpenAI-compatible streaming API, /health, /metrics,
+// /tokenize and /version. It is what the container path runs in tests without a GPU,
 // built static (CGO_ENABLED=0) into a FROM scratch image.
 //
 //	infbench-sim -addr :8000 -model sim-llama-4-scout -ready-after 5s
@@ -41,6 +41,7 @@ func run(args []string) error {
 	model := fs.String("model", "sim", "served model name")
 	maxBatch := fs.Int("max-batch", 256, "sequences in the running batch")
 	maxPrefill := fs.Int("max-prefill", 8192, "prompt tokens prefilled per step")
+	prefixCache := fs.Int("prefix-cache-tokens", 0, "prefix cache capacity in tokens (0: 1<<20; negative: off)")
 	readyAfter := fs.Duration("ready-after", 0, "answer 503 to /health and generation until this long after start")
 	def := sim.DefaultTiming()
 	stepBase := fs.Duration("step-base", def.Base, "fixed cost of a step")
@@ -57,7 +58,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv := sim.New(sim.Config{Model: *model, MaxBatch: *maxBatch, MaxPrefill: *maxPrefill, Timing: timing})
+	srv := sim.New(sim.Config{Model: *model, MaxBatch: *maxBatch, MaxPrefill: *maxPrefill, Timing: timing, PrefixCacheTokens: *prefixCache})
 	go srv.Run(ctx)
 	ready := time.Now().Add(*readyAfter)
 	ln, err := net.Listen("tcp", *addr)
@@ -76,7 +77,7 @@ func handler(srv http.Handler, ready time.Time) http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]string{"version": version})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		loading := r.URL.Path == "/health" || strings.HasPrefix(r.URL.Path, "/v1/")
+		loading := r.URL.Path == "/health" || r.URL.Path == "/tokenize" || strings.HasPrefix(r.URL.Path, "/v1/")
 		if loading && time.Now().Before(ready) {
 			http.Error(w, `{"error": {"message": "model is loading"}}`, http.StatusServiceUnavailable)
 			return

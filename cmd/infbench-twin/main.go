@@ -52,6 +52,7 @@ type twinConfig struct {
 	MaxPrefill  int
 	Metrics     bool   // SGLang: --enable-metrics
 	KVDtype     string // TensorRT-LLM: kv_cache_config.dtype from --extra_llm_api_options
+	NoCache     bool   // prefix caching off: vLLM --no-enable-prefix-caching, SGLang --disable-radix-cache
 }
 
 func main() {
@@ -126,10 +127,15 @@ func serve(cfg twinConfig) error {
 
 // simConfig is the simulator the command line asks for: the engine's
 // personality (engines/sim serves its routes, validation, stream shape
-// and metric names), the served model, the batch limits, and whether the
-// engine would serve Prometheus metrics (SGLang only with
-// --enable-metrics: http_server.py's add_prometheus_middleware).
+// and metric names), the served model, the batch limits, whether prefix
+// caching is off, and whether the engine would serve Prometheus metrics
+// (SGLang only with --enable-metrics: http_server.py's
+// add_prometheus_middleware).
 func simConfig(cfg twinConfig) sim.Config {
-	return sim.Config{Model: cfg.Served, MaxBatch: cfg.MaxBatch, MaxPrefill: cfg.MaxPrefill,
+	c := sim.Config{Model: cfg.Served, MaxBatch: cfg.MaxBatch, MaxPrefill: cfg.MaxPrefill,
 		Personality: cfg.Personality, EnableMetrics: cfg.Metrics}
+	if cfg.NoCache {
+		c.PrefixCacheTokens = -1
+	}
+	return c
 }

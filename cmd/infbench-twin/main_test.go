@@ -83,6 +83,12 @@ func TestParseCommand(t *testing.T) {
 				"vllm: error: unrecognized arguments: --max-num-seqz 4\n"}},
 		{argv: []string{"vllm", "serve", "m", "--kv-cache-dtype", "fp9"}, code: 2,
 			stderr: []string{"usage: vllm serve [model_tag] [options]\n", "vllm serve: error: argument --kv-cache-dtype: invalid choice: 'fp9'"}},
+		{argv: []string{"vllm", "serve", "m"}, code: -1, check: func(c twinConfig) bool { return !c.NoCache && simConfig(c).PrefixCacheTokens == 0 }},
+		{argv: []string{"vllm", "serve", "m", "--enable-prefix-caching"}, code: -1, check: func(c twinConfig) bool { return !c.NoCache }},
+		{argv: []string{"vllm", "serve", "m", "--no-enable-prefix-caching"}, code: -1,
+			check: func(c twinConfig) bool { return c.NoCache && simConfig(c).PrefixCacheTokens < 0 }},
+		{argv: []string{"python3", "-m", "sglang.launch_server", "--model", "m", "--disable-radix-cache"}, code: -1,
+			check: func(c twinConfig) bool { return c.NoCache && simConfig(c).PrefixCacheTokens < 0 }},
 		{argv: []string{"vllm", "chat"}, code: 2, stderr: []string{"vllm: error: argument subparser: invalid choice: 'chat'"}},
 		{argv: []string{"python3", "-m", "sglang.launch_server", "--model", "m", "--max-running-requests", "8", "--enable-metrics"}, code: -1,
 			check: func(c twinConfig) bool {

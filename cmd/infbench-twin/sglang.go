@@ -143,5 +143,6 @@ func parseSGLang(args []string, stderr io.Writer) (twinConfig, int) {
 		}
 	}
 	_, cfg.Metrics = res.get("enable_metrics")
+	_, cfg.NoCache = res.get("disable_radix_cache") // RadixAttention off
 	return cfg, -1
 }

@@ -224,6 +224,10 @@ func parseVLLM(args []string, stderr io.Writer) (twinConfig, int) {
 			cfg.MaxPrefill = n
 		}
 	}
+	// --enable-prefix-caching is a BooleanOptionalAction; v1 caches by
+	// default, so only --no-enable-prefix-caching turns the cache off.
+	v, _ := p.get("enable_prefix_caching")
+	cfg.NoCache = v == "false"
 	return cfg, -1
 }
 

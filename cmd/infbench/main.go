@@ -4,8 +4,8 @@
 //	go run ./cmd/infbench report [-img docs/img] <results dir>
 //
 // report recomputes every cell's summary from requests.jsonl, rewrites
-// summary.json, and renders the charts (PNG and SVG) and report.md in the
-// folder. -img also copies the PNG charts to a folder, e.g. docs/img for
+// summary.json, and renders the charts (PNG and SVG), report.md and
+// summary.csv in the folder (README.md, "Reading the report"). -img also copies the PNG charts to a folder, e.g. docs/img for
 // the README.
 package main
 
@@ -24,8 +24,8 @@ import (
 
 const usage = `usage: infbench report [-img dir] <results dir>
 
-report recomputes summary.json from requests.jsonl and writes the charts
-and report.md into the results folder.
+report recomputes summary.json from requests.jsonl and writes the charts,
+report.md and summary.csv into the results folder.
 `
 
 func main() {

@@ -78,7 +78,7 @@ func TestExitCodes(t *testing.T) {
 		lastLine string // of stderr
 	}{
 		{[]string{"report"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
-		{nil, 2, "and report.md into the results folder."},
+		{nil, 2, "report.md and summary.csv into the results folder."},
 		{[]string{"report", "-h"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
 		{[]string{"report", "-x", "dir"}, 2, "also copy the PNG charts to this folder (e.g. docs/img)"},
 		{[]string{"plot"}, 2, `infbench: unknown subcommand "plot" (want report)`},

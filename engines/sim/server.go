@@ -1,10 +1,18 @@
 // Package sim is a simulated LLM serving engine: an OpenAI-compatible
 // streaming server (/v1/chat/completions, /v1/completions, /v1/models,
-// /health, /metrics) in front of a continuous-batching scheduler whose step
-// time comes from a Timing model. TTFT grows with concurrency (queueing and
-// prefill), decode slows as the batch grows, and throughput saturates at
-// MaxBatch, as on a GPU. It is what `go test -bench=.` measures without a
-// GPU, and what cmd/infbench-sim serves.
+// /health, /metrics, /tokenize) in front of a continuous-batching
+// scheduler whose step time comes from a Timing model. TTFT grows with
+// concurrency (queueing and prefill), decode slows as the batch grows, and
+// throughput saturates at MaxBatch, as on a GPU. It is what
+// `go test -bench=.` measures without a GPU, and what cmd/infbench-sim
+// serves.
+//
+// A prefix cache modelled on vLLM's (prefixcache.go: 16-token blocks of
+// the rendered prompt, a hash chain, least recently used out,
+// Config.PrefixCacheTokens) lets the prompt tokens it holds skip prefill,
+// so shared-prefix and multi-turn traffic is faster than the same lengths
+// salted apart; /metrics counts its queries and hits in tokens. /tokenize
+// splits a text as the simulator counts it, four bytes a token.
 //
 // Wire format, as vLLM sends it: a role-only first chunk for chat, one chunk
 // per token, finish_reason on the last content chunk, a usage-only chunk
@@ -81,6 +89,11 @@ type Config struct {
 	// gauges (vllm:kv_cache_usage_perc, sglang:token_usage); default
 	// 1<<20. The simulator never preempts: usage above 1 is reported as is.
 	KVTokens int
+	// PrefixCacheTokens is the prefix cache's capacity in tokens
+	// (prefixcache.go: blocks of CacheBlockTokens, least recently used
+	// out): 0 gives DefaultPrefixCacheTokens, a negative value turns the
+	// cache off. Prompt tokens it holds skip prefill.
+	PrefixCacheTokens int
 }
 
 // Server is a simulated engine. Create it with New, run its scheduler with
@@ -120,10 +133,13 @@ func New(cfg Config) *Server {
 	if cfg.KVTokens <= 0 {
 		cfg.KVTokens = 1 << 20
 	}
+	if cfg.PrefixCacheTokens == 0 {
+		cfg.PrefixCacheTokens = DefaultPrefixCacheTokens
+	}
 	now := time.Now()
 	s := &Server{cfg: cfg, contract: contractFor(cfg.Personality), readyAt: now.Add(cfg.StartupDelay), created: now.Unix(),
 		sched: &scheduler{timing: cfg.Timing, maxBatch: cfg.MaxBatch,
-			maxPrefill: cfg.MaxPrefill, in: make(chan *seq, 1024)}}
+			maxPrefill: cfg.MaxPrefill, in: make(chan *seq, 1024), cache: newPrefixCache(cfg.PrefixCacheTokens)}}
 	if s.contract.style.merge && cfg.MergeAt > 0 {
 		s.sched.mergeAt = cfg.MergeAt
 	}
@@ -156,6 +172,11 @@ func (s *Server) Run(ctx context.Context) {
 
 // PeakBatch is the largest running batch seen.
 func (s *Server) PeakBatch() int { _, _, p := s.sched.stats(); return p }
+
+// PeakInFlight is the most requests the generation handlers have held at
+// once since start (running and waiting), as sim:peak_requests_in_flight
+// exports it.
+func (s *Server) PeakInFlight() int { return s.sched.peakInFlight() }
 
 // Listening is a simulated engine served on a loopback port.
 type Listening struct {
@@ -223,10 +244,22 @@ func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
 // (version 0.0.4), named as vLLM names its own (vllm/v1/metrics/loggers.py)
 // with the prefix sim:. The simulator models no KV-cache capacity, so it
 // exports no KV usage; it never preempts, so its preemption counter stays
-// at 0.
+// at 0. The prefix-cache counters count tokens, as vLLM's
+// vllm:prefix_cache_queries and vllm:prefix_cache_hits do (0 with the
+// cache off, as vLLM records nothing without prefix caching).
+// sim:peak_requests_in_flight is the simulator's own: the most requests
+// its generation handlers held at once since start.
 func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 	running, waiting, _ := s.sched.stats()
+	t := s.sched.counters()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	for _, m := range []promMetric{
+		{"sim:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", float64(t.cacheQueries)},
+		{"sim:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", float64(t.cacheHits)},
+		{"sim:peak_requests_in_flight", "gauge", "Most requests held at once (running and waiting) since start.", float64(s.PeakInFlight())},
+	} {
+		m.write(w, "")
+	}
 	fmt.Fprintf(w, "# HELP sim:num_requests_running Number of requests in the running batch.\n"+
 		"# TYPE sim:num_requests_running gauge\n"+
 		"sim:num_requests_running %d\n"+
@@ -282,7 +315,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	prompt := PromptTokens(text)
 	if chat {
-		prompt += 8 // chat template
+		prompt += chatTemplateTokens
 	}
 	target, reason := maxTokens, "length"
 	if !req.IgnoreEOS {
@@ -291,12 +324,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 
-	sq := newSeq(prompt, target)
+	sq := newTextSeq(text, prompt, target)
 	defer close(sq.gone)
 	s.last.Store(sq)
+	s.sched.enter(sq)
 	select {
 	case s.sched.in <- sq:
 	case <-r.Context().Done():
+		s.sched.leave(1) // never reached the scheduler
 		return
 	}
 
@@ -356,6 +391,9 @@ func (s *Server) streamOut(w http.ResponseWriter, r *http.Request, sq *seq, st *
 			return
 		}
 		n, done := sq.progress()
+		if sent == 0 && n > 0 {
+			st.cached = sq.cachedTokens() // known since admission
+		}
 		if f := s.cfg.FailAfter; f > 0 && n >= f {
 			n, done = f, false
 			st.emit(sent, n)
@@ -456,6 +494,14 @@ func (s *Server) whole(w http.ResponseWriter, r *http.Request, sq *seq, st *stre
 		"usage": map[string]int{"prompt_tokens": st.prompt, "completion_tokens": st.final, "total_tokens": st.prompt + st.final}})
 }
 
+// promptText renders a request's prompt as the simulator tokenizes and
+// caches it: the completion's prompt, or the chat messages' contents
+// joined in order with nothing between them (the chat template's tokens
+// are counted apart, chatTemplateTokens). An assistant message renders
+// to its content alone, so a conversation that sends back the streamed
+// answer (the Token words, exactly) renders each turn as a prefix of the
+// next, and the next turn hits the prefix cache on the previous prompt
+// and answer.
 func promptText(req request, chat bool) (string, error) {
 	if chat {
 		if len(req.Messages) == 0 {
@@ -481,6 +527,10 @@ func promptText(req request, chat bool) (string, error) {
 // PromptTokens estimates the token count of a text as a BPE tokenizer
 // would for English: about four bytes a token.
 func PromptTokens(text string) int { return max(1, (len(text)+3)/4) }
+
+// chatTemplateTokens is what a chat request's template adds to
+// PromptTokens of its messages in usage.prompt_tokens.
+const chatTemplateTokens = 8
 
 // naturalLength is where generation would stop without ignore_eos:
 // deterministic in the prompt, between a quarter and twice max.

@@ -21,6 +21,7 @@ type stream struct {
 	reason     string
 	usage      bool
 	continuous bool
+	cached     int // prompt tokens served by the prefix cache, once the first token is out
 }
 
 func (s *stream) head() {
@@ -44,7 +45,9 @@ func (s *stream) usageJSON(completion int) {
 	s.buf = append(s.buf, `,"completion_tokens":`...)
 	s.buf = strconv.AppendInt(s.buf, int64(completion), 10)
 	if s.style.cachedTokens {
-		s.buf = append(s.buf, `,"prompt_tokens_details":{"cached_tokens":0}`...)
+		s.buf = append(s.buf, `,"prompt_tokens_details":{"cached_tokens":`...)
+		s.buf = strconv.AppendInt(s.buf, int64(s.cached), 10)
+		s.buf = append(s.buf, '}')
 	}
 	s.buf = append(s.buf, '}')
 }

@@ -81,6 +81,7 @@ func plainContract() contract {
 			})
 			mux.HandleFunc("GET /v1/models", s.models)
 			mux.HandleFunc("GET /metrics", s.metrics)
+			mux.HandleFunc("POST /tokenize", s.tokenize) // vLLM's shape (tokenize.go)
 		},
 		check: func(s *Server, w http.ResponseWriter, _ bool, _ []byte, req *request) bool {
 			if req.Model != s.cfg.Model {

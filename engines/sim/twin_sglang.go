@@ -20,6 +20,11 @@ const (
 	// sglangWarmupTokens: the warm-up POST /generate asks max_new_tokens 8
 	// ("The capital city of France is").
 	sglangWarmupTokens = 8
+	// sglangDecodeLogInterval is --decode-log-interval's default, 40
+	// (ServerArgs.decode_log_interval in python/sglang/srt/server_args.py,
+	// stable in the stored copies): every 40th decode batch logs its stats
+	// and sets sglang:cache_hit_rate to 0.
+	sglangDecodeLogInterval = 40
 )
 
 func sglangContract() contract {
@@ -88,6 +93,10 @@ func sglangRoutes(s *Server, mux *http.ServeMux) {
 	if s.cfg.EnableMetrics {
 		mux.HandleFunc("GET /metrics", s.sglangMetrics)
 	}
+	// /v1/tokenize, and /tokenize outside the schema, one handler
+	// (openai_v1_tokenize in http_server.py, SGL@0025436e, before the pin).
+	mux.HandleFunc("POST /tokenize", s.sglangTokenize)
+	mux.HandleFunc("POST /v1/tokenize", s.sglangTokenize)
 }
 
 // warmUp is launch_server's warm-up thread: once the model has loaded
@@ -139,9 +148,18 @@ func (s *Server) sglangHealth(w http.ResponseWriter, r *http.Request) {
 // sglangMetrics serves SGLang's names (python/sglang/srt/metrics/
 // collector.py, stable across stored versions), labelled model_name:
 // sglang:num_running_reqs, sglang:num_queue_reqs, sglang:token_usage (KV
-// pool use, 0 to 1), sglang:cache_hit_rate (0: the simulator has no
-// prefix cache), sglang:num_used_tokens, sglang:max_total_num_tokens,
-// and the token counters.
+// pool use, 0 to 1), sglang:cache_hit_rate, sglang:num_used_tokens,
+// sglang:max_total_num_tokens, and the token counters.
+//
+// sglang:cache_hit_rate is a gauge set by the scheduler's stats logging
+// (SchedulerMetricsMixin in python/sglang/srt/managers/
+// scheduler_metrics_mixin.py, SGL@01bb3c80, newer than the pin; the same
+// prefill formula in older scheduler.py copies): each prefill batch sets
+// it to #cached-token / (#new-token + #cached-token) of the requests it
+// admitted (log_prefill_stats), and every decode_log_interval-th decode
+// batch sets it to 0.0 (log_decode_stats; UNVERIFIED AT PIN). So it is
+// the last prefill batch's hit rate, not a rate over time; the twin sets
+// it the same way from the simulator's prefix cache (totals.sglangHitRate).
 func (s *Server) sglangMetrics(w http.ResponseWriter, _ *http.Request) {
 	running, waiting, _ := s.sched.stats()
 	t := s.sched.counters()
@@ -153,7 +171,7 @@ func (s *Server) sglangMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"sglang:num_used_tokens", "gauge", "The number of used tokens.", float64(t.context)},
 		{"sglang:max_total_num_tokens", "gauge", "Maximum total number of tokens in the KV cache pool.", float64(s.cfg.KVTokens)},
 		{"sglang:token_usage", "gauge", "The token usage.", s.kvUsage(t)},
-		{"sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.", 0},
+		{"sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.", t.sglangHitRate},
 		{"sglang:prompt_tokens_total", "counter", "Number of prefill tokens processed.", float64(t.prompt)},
 		{"sglang:generation_tokens_total", "counter", "Number of generation tokens processed.", float64(t.generated)},
 	} {

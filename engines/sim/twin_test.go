@@ -371,7 +371,9 @@ func TestTwinMetricsParse(t *testing.T) {
 		for running, _, _ := l.Server.sched.stats(); running == 0; running, _, _ = l.Server.sched.stats() {
 			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond) // a few steps: context held
+		for l.Server.sched.counters().context == 0 {
+			time.Sleep(time.Millisecond) // a step has run: context held
+		}
 		snap, err := servermetrics.Scrape(context.Background(), http.DefaultClient, l.URL+"/metrics")
 		require.NoError(t, err, p)
 		for _, q := range qs {

@@ -39,7 +39,9 @@ func trtllmContract() contract {
 			usageDefault:      true,
 			continuousDefault: true,
 			// The usage chunk is dumped without exclude_none and carries
-			// prompt_tokens_details.cached_tokens.
+			// prompt_tokens_details.cached_tokens: here the simulator's
+			// prefix-cache hits (KV block reuse is TensorRT-LLM's own
+			// prefix cache; its default at 1.2.1 was not read).
 			cachedTokens: true,
 			// chat_stream_generator: except: log; raise — the exception
 			// escapes StreamingResponse: the connection drops, no error

@@ -57,6 +57,10 @@ func vllmRoutes(s *Server, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{s.modelCard()}})
 	})
 	mux.HandleFunc("GET /metrics", s.vllmMetrics)
+	// POST /tokenize (and /detokenize, not served): the tokenize router,
+	// vllm/entrypoints/serve/tokenize/api_router.py (VLLM@045d7575, newer
+	// than v0.12.0); the same route in api_server.py of older versions.
+	mux.HandleFunc("POST /tokenize", s.tokenize)
 }
 
 // vllmCheck: unknown fields are accepted and ignored (OpenAIBaseModel
@@ -80,8 +84,12 @@ func vllmCheck(s *Server, w http.ResponseWriter, _ bool, _ []byte, req *request)
 // vllm:num_requests_waiting and vllm:kv_cache_usage_perc (1 = 100 %), the
 // counters vllm:num_preemptions, vllm:prefix_cache_queries and
 // vllm:prefix_cache_hits (in tokens; exposed with _total), and the token
-// counters, labelled model_name and engine. The simulator has no prefix
-// cache (every prompt token is a miss) and never preempts.
+// counters, labelled model_name and engine. The prefix-cache counters are
+// the simulator's prefix cache (prefixcache.go): queries += the prompt
+// tokens of each admitted request, hits += those the cache held
+// (record_prefix_cache_stats in vllm/v1/core/kv_cache_manager.py,
+// VLLM@003df296; stable); vllm:prompt_tokens counts whole prompts, cached
+// tokens included, once their prefill ends. The simulator never preempts.
 func (s *Server) vllmMetrics(w http.ResponseWriter, _ *http.Request) {
 	running, waiting, _ := s.sched.stats()
 	t := s.sched.counters()
@@ -92,8 +100,8 @@ func (s *Server) vllmMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", float64(waiting)},
 		{"vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", s.kvUsage(t)},
 		{"vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", 0},
-		{"vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", float64(t.prompt)},
-		{"vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", 0},
+		{"vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", float64(t.cacheQueries)},
+		{"vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", float64(t.cacheHits)},
 		{"vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", float64(t.prompt)},
 		{"vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", float64(t.generated)},
 	} {
