@@ -29,7 +29,8 @@ func TestMain(m *testing.M) {
 
 // BenchmarkServe runs the matrix engine × concurrency × prompt category,
 // then engine × request rate × prompt category for the open-loop rates
-// (none by default). Each engine starts once, here in the parent, and
+// (none by default), then, with sweep: on, a capacity search per
+// workload (engine=E/sweep=slo/workload=W, infbench.Engine.Sweep). Each engine starts once, here in the parent, and
 // stops before the next one starts, so only one engine holds the GPU at a
 // time; every leaf is one cell (infbench.Engine.Measure), repeated by
 // -count back to back on the same engine.
@@ -91,6 +92,28 @@ func BenchmarkServe(b *testing.B) {
 					}
 				})
 			}
+			if !s.Run.Sweep.Enabled {
+				return
+			}
+			// The capacity searches (sweep: in engines.yaml), after the
+			// matrix: each leaf runs one whole search per repetition.
+			b.Run(infbench.SweepLevel, func(b *testing.B) {
+				for _, w := range s.Workloads() {
+					b.Run("workload="+w, func(b *testing.B) {
+						if b.N != 1 {
+							b.Fatalf("-benchtime gave b.N = %d: run with -benchtime=1x (the default here) and use -count=N for repeated samples", b.N)
+						}
+						res, err := x.Sweep(b.Context(), b, w)
+						if err != nil {
+							b.Fatal(err)
+						}
+						b.ReportMetric(0, "ns/op")
+						for _, m := range res.Metrics {
+							b.ReportMetric(m.Value, m.Unit)
+						}
+					})
+				}
+			})
 		})
 	}
 }

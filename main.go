@@ -26,7 +26,8 @@ type Tests interface{ Run() int }
 // removes a results folder in which nothing was measured, and fails the
 // run (exit status 1) when a cell was stopped early or more than
 // max_error_rate of a cell's requests failed, naming the cells and their
-// errors. It returns the exit status.
+// errors; a capacity search's probes (sweep.json) are exempt, since they
+// fail their search instead. It returns the exit status.
 //
 // The seed and the results folder are fixed here for the whole process
 // and passed to BenchmarkServe through INFBENCH_SEED and INFBENCH_RESULTS,
@@ -80,7 +81,7 @@ func Main(m Tests, runFile, promptsFile string, getenv func(string) string, stdo
 		fmt.Fprintln(stderr, "[infbench]", err)
 		return exitRefused
 	}
-	for _, l := range s.ConfigLines() {
+	for _, l := range append(s.ConfigLines(), s.sweepLines()...) {
 		fmt.Fprintf(stdout, "%s: %s\n", l.Key, l.Value)
 	}
 	for _, n := range s.Notes() {

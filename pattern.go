@@ -62,6 +62,9 @@ func loads(s *Suite) string {
 	for _, r := range s.Run.Rates {
 		parts = append(parts, cell.RateLoad(r))
 	}
+	if s.Run.Sweep.Enabled {
+		parts = append(parts, SweepLevel)
+	}
 	return strings.Join(parts, "|")
 }
 

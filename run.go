@@ -84,6 +84,9 @@ type Engine struct {
 	// noServerMetricsSaid: the progress writer was told why this engine's
 	// cells carry no server metrics (once per engine).
 	noServerMetricsSaid bool
+	// probing: the cells measured are a capacity search's probes, whose
+	// errors do not fail the run (sweep.go).
+	probing bool
 }
 
 // StartEngine starts e: it takes the GPU memory baseline and starts
@@ -137,6 +140,7 @@ func (x *Engine) Stop(ctx context.Context) error {
 // metrics said over it (nil without them) and the metrics of its
 // benchmark line (the summary's, the GPU's, then the server's).
 type Result struct {
+	Key     resultsdir.Key // the cell run in summary.json and requests.jsonl
 	Summary loadgen.Summary
 	Server  *servermetrics.Cell
 	Metrics []loadgen.Metric
@@ -184,7 +188,7 @@ func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, err
 	// it: the sampler cannot tell warmup joules from measured ones.
 	gpu := stopGPU(outputTokens(recs))
 	server := stopServer(ctx, c)
-	if limit := s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit {
+	if limit := s.Run.ErrorRateLimit(); err == nil && sum.ErrorRate > limit && !x.probing {
 		fmt.Fprintf(progress, "[infbench] %s: %.1f%% of its requests failed, above max_error_rate %g: the run will fail when it ends\n",
 			c.Name(), 100*sum.ErrorRate, limit)
 	}
@@ -192,7 +196,7 @@ func (x *Engine) Measure(ctx context.Context, b Bench, c cell.Cell) (Result, err
 	if werr := r.Results.Add(resultsdir.CellSummary{Key: key, Summary: sum, Server: server}); werr != nil {
 		return Result{}, werr
 	}
-	return Result{Summary: sum, Server: server, Metrics: append(append(sum.Metrics(), gpu...), serverLine(server)...)}, err
+	return Result{Key: key, Summary: sum, Server: server, Metrics: append(append(sum.Metrics(), gpu...), serverLine(server)...)}, err
 }
 
 // serverMetrics starts scraping the engine's metrics endpoint for a cell

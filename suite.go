@@ -61,6 +61,9 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if err := run.ApplyProfile(getenv); err != nil {
 		return nil, err
 	}
+	if err := run.ApplySweep(runPath, getenv); err != nil {
+		return nil, err
+	}
 	prompts, err := config.LoadPrompts(promptsPath)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,7 @@ type Run struct {
 	Ramp     time.Duration `yaml:"ramp"`
 	Timeouts Timeouts      `yaml:"timeouts"`
 	SLO      SLO           `yaml:"slo"`
+	Sweep    Sweep         `yaml:"sweep"`
 	// Seed salts every prompt; 0 picks a random seed per run, so that
 	// repeated runs never hit a prefix cache filled by an earlier one.
 	Seed int64 `yaml:"seed"`
