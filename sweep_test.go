@@ -1,16 +1,11 @@
 package infbench_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,55 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infbench/infbench"
-	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/internal/benchtest"
 	"github.com/infbench/infbench/resultsdir"
 	"github.com/infbench/infbench/sweep"
 )
-
-// testBench is the part of *testing.B that Measure and Sweep need, for a
-// test that calls them directly.
-type testBench struct{ t *testing.T }
-
-func (b testBench) Name() string    { return b.t.Name() }
-func (b testBench) Log(args ...any) { b.t.Log(args...) }
-
-// sweepRun writes an engines.yaml with one simulated engine (the YAML
-// of its sim: block), the slo and sweep blocks given, and loads it with
-// nothing from the environment but the results folder; it starts the
-// engine and returns it, with the results folder.
-func sweepRun(t *testing.T, simBlock, rest string) (*infbench.Suite, *infbench.Engine, string) {
-	t.Helper()
-	dir := t.TempDir()
-	results := filepath.Join(dir, "results")
-	t.Setenv(resultsdir.EnvDir, results)
-	file := filepath.Join(dir, "engines.yaml")
-	yaml := `api: chat
-concurrency: [8]
-requests: {min: 16, per_concurrency: 4}
-warmup: {min: 1, per_concurrency: 1}
-timeouts: {stall: 60s, request: 10m, startup: 1m}
-max_in_flight: 1024
-max_error_rate: 0.01
-seed: 0x5eed
-` + rest + `
-engines:
-  - name: sim
-    kind: sim
-    model: m
-    sim:
-` + simBlock + "\n"
-	require.NoError(t, os.WriteFile(file, []byte(yaml), 0o644))
-	s, err := infbench.Load(file, promptsFile, func(string) string { return "" })
-	require.NoError(t, err)
-	run, err := infbench.OpenRun(t.Context(), s, infbench.OpenProgress(testing.Verbose()), io.Discard, false)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = run.Close(context.Background()) })
-	x, err := run.StartEngine(t.Context(), s.Engines()[0], time.Time{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = x.Stop(context.Background()) })
-	return s, x, results
-}
 
 // Acceptance: the capacity the search finds on the simulator lies within
 // 10 % of the capacity its timing model gives, in at most 12 probes.
@@ -112,13 +62,13 @@ func TestSweepFindsSimulatorCapacity(t *testing.T) {
 		perTok  = 20 * time.Microsecond
 		maxCell = 12
 	)
-	_, x, results := sweepRun(t, fmt.Sprintf(`      max_batch: %d
+	_, x, results := benchtest.SimEngine(t, promptsFile, fmt.Sprintf(`      max_batch: %d
       timing: {step_base: %v, per_sequence: %v, per_prefill_token: %v}`, batch, base, perSeq, perTok),
 		fmt.Sprintf(`max_tokens: %d
 burstiness: 16
 slo: {ttft: 250ms, tpot: 100ms}
 sweep: {enabled: true, start: 16, factor: 2, resolution: 0.05, max_cells: %d, requests: 300}`, out, maxCell))
-	res, err := x.Sweep(t.Context(), testBench{t}, "short")
+	res, err := x.Sweep(t.Context(), benchtest.Bench{T: t}, "short")
 	require.NoError(t, err)
 
 	sums, err := resultsdir.ReadSummaries(results)
@@ -185,11 +135,11 @@ sweep: {enabled: true, start: 16, factor: 2, resolution: 0.05, max_cells: %d, re
 // no request's TPOT p99 meets a 5 ms bound and every probe fails on it,
 // with the measured value.
 func TestSweepTPOTBound(t *testing.T) {
-	_, x, _ := sweepRun(t, `      max_batch: 64
+	_, x, _ := benchtest.SimEngine(t, promptsFile, `      max_batch: 64
       timing: {step_base: 10ms, per_sequence: 10us}`, `max_tokens: 8
 slo: {ttft: 1s, tpot: 5ms}
 sweep: {enabled: true, start: 100, max_cells: 1, requests: 100}`)
-	res, err := x.Sweep(t.Context(), testBench{t}, "short")
+	res, err := x.Sweep(t.Context(), benchtest.Bench{T: t}, "short")
 	require.NoError(t, err)
 	require.Len(t, res.Search.Probes, 1)
 	p := res.Search.Probes[0]
@@ -206,17 +156,17 @@ sweep: {enabled: true, start: 100, max_cells: 1, requests: 100}`)
 // cells of the workload measured before; without one the search refuses,
 // saying how to fix it.
 func TestSweepStartsFromTheMatrix(t *testing.T) {
-	s, x, _ := sweepRun(t, `      max_batch: 64
+	s, x, _ := benchtest.SimEngine(t, promptsFile, `      max_batch: 64
       timing: {step_base: 2ms, per_sequence: 10us}`, `max_tokens: 4
 slo: {ttft: 1s, tpot: 100ms}
 sweep: {enabled: true, max_cells: 1, requests: 100}`)
-	_, err := x.Sweep(t.Context(), testBench{t}, "short")
+	_, err := x.Sweep(t.Context(), benchtest.Bench{T: t}, "short")
 	require.ErrorContains(t, err, "engine=sim/sweep=slo/workload=short: sweep.start is 0, which starts the search at the highest req/s of the engine's closed-loop cells of workload short, and none ran")
 	assert.ErrorContains(t, err, "INFBENCH_SWEEP=start=8")
 
-	m, err := x.Measure(t.Context(), testBench{t}, s.Cell("sim", 8, "short"))
+	m, err := x.Measure(t.Context(), benchtest.Bench{T: t}, s.Cell("sim", 8, "short"))
 	require.NoError(t, err)
-	res, err := x.Sweep(t.Context(), testBench{t}, "short")
+	res, err := x.Sweep(t.Context(), benchtest.Bench{T: t}, "short")
 	require.NoError(t, err)
 	require.Len(t, res.Search.Probes, 1, "max_cells 1")
 	r := m.Summary.ReqPerSec
@@ -232,7 +182,7 @@ sweep: {enabled: true, max_cells: 1, requests: 100}`)
 // slo-max-req/s 0, and the run exits 0; a closed-loop cell against the
 // same server still fails it.
 func TestSweepProbesDoNotFailTheRun(t *testing.T) {
-	srv := halfFailing(t)
+	srv := benchtest.HalfFailing(t)
 	env := []string{"INFBENCH_TARGET=" + srv.URL, "INFBENCH_MODEL=m", "INFBENCH_SWEEP=start=20,max_cells=2"}
 	dir := filepath.Join(t.TempDir(), "results")
 	r := benchtest.Run(t, os.Args[0], append(env, resultsdir.EnvDir+"="+dir), "-test.bench=Serve/engine=external/sweep=slo")
@@ -291,21 +241,4 @@ func TestSweepPatternWhileOff(t *testing.T) {
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Stderr, "the run measured nothing")
 	assert.Contains(t, r.Stderr, "sweep=slo cells run only when the capacity search is on: sweep.enabled in testdata/engines.yaml, or INFBENCH_SWEEP=1")
-}
-
-// halfFailing is the simulator behind a server that answers every second
-// completion with HTTP 503, from the second one.
-func halfFailing(t *testing.T) *httptest.Server {
-	engine := sim.New(sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}})
-	go engine.Run(t.Context())
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/models" && n.Add(1)%2 == 0 {
-			http.Error(w, `{"message":"overloaded"}`, http.StatusServiceUnavailable)
-			return
-		}
-		engine.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
