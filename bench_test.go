@@ -98,7 +98,7 @@ func BenchmarkServe(b *testing.B) {
 			// The capacity searches (sweep: in engines.yaml), after the
 			// matrix: each leaf runs one whole search per repetition.
 			b.Run(infbench.SweepLevel, func(b *testing.B) {
-				for _, w := range s.Workloads() {
+				for _, w := range s.SweepWorkloads() {
 					b.Run("workload="+w, func(b *testing.B) {
 						if b.N != 1 {
 							b.Fatalf("-benchtime gave b.N = %d: run with -benchtime=1x (the default here) and use -count=N for repeated samples", b.N)

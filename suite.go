@@ -224,16 +224,34 @@ func (s *Suite) Matrix(engine string) []Level {
 	return out
 }
 
+// SweepWorkloads are the workloads a capacity search (sweep: on) runs
+// on: all but the closed-loop-only (multi_turn) ones, whose next turn
+// waits for the previous answer, so that no open loop can offer them a
+// rate (Notes says so).
+func (s *Suite) SweepWorkloads() []string {
+	var out []string
+	for _, w := range s.Workloads() {
+		if !s.Cell("", 1, w).Src().ClosedLoopOnly() {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // Notes are progress lines about the matrix, for stderr before the run:
-// the rate cells left out of closed-loop-only workloads.
+// the rate cells and capacity searches left out of closed-loop-only
+// workloads.
 func (s *Suite) Notes() []string {
 	var out []string
-	if len(s.Run.Rates) == 0 {
-		return nil
-	}
 	for _, w := range s.Workloads() {
-		if s.Cell("", 1, w).Src().ClosedLoopOnly() {
+		if !s.Cell("", 1, w).Src().ClosedLoopOnly() {
+			continue
+		}
+		if len(s.Run.Rates) > 0 {
 			out = append(out, fmt.Sprintf("workload %s is multi_turn: its rate cells (%s) are skipped, it runs in a closed loop only", w, rateList(s.Run.Rates)))
+		}
+		if s.Run.Sweep.Enabled {
+			out = append(out, fmt.Sprintf("workload %s is multi_turn: it has no capacity search (the search offers open-loop rates), it runs in a closed loop only", w))
 		}
 	}
 	return out

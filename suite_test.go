@@ -74,6 +74,17 @@ func TestSuiteWorkloads(t *testing.T) {
 	}
 	assert.Equal(t, []string{"workload chat-3turn is multi_turn: its rate cells (4 requests/s) are skipped, it runs in a closed loop only"}, s.Notes())
 
+	// A capacity search offers open-loop rates: the multi_turn workload
+	// has none, and Notes says so.
+	env["INFBENCH_SWEEP"] = "1"
+	s, err = infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, []string{"short", "chat-sample", "synth-lognormal", "prefix-4x512"}, s.SweepWorkloads())
+	assert.Contains(t, s.Notes(), "workload chat-3turn is multi_turn: it has no capacity search (the search offers open-loop rates), it runs in a closed loop only")
+	delete(env, "INFBENCH_SWEEP")
+	s, err = infbench.Load(runFile, promptsFile, func(k string) string { return env[k] })
+	require.NoError(t, err)
+
 	// The fit check's longest sequence is the synthetic workload's: its
 	// lognormal input's 99.99th percentile (1328) + 96 output + 32, above
 	// the shared prefix's 512 + 64 + 64 + 32 and the conversation's.
