@@ -4,8 +4,11 @@
 // whether a difference is real.
 //
 // BenchmarkServe/engine=E/conc=C/workload=W (bench_test.go) runs one cell: a
-// closed loop keeping C requests in flight with prompts of category P
-// against engine E; …/rate=R/… cells run an open loop at R requests/s.
+// closed loop keeping C requests in flight of workload W (a prompt
+// category of prompts.yaml, or an entry of workloads: — a dataset,
+// synthetic lengths, a shared prefix, multi-turn sessions: package
+// workload) against engine E; …/rate=R/… cells run an open loop at R
+// requests/s; …/sweep=slo/workload=W runs a capacity search.
 // The benchmark is a thin layer over this package, which any program can
 // call the same way:
 //
@@ -24,6 +27,10 @@
 //     requests.jsonl as it completes and the cell's summary, with the
 //     server metrics beside it, to summary.json, and returns the metrics
 //     of its benchmark line.
+//   - Engine.Sweep, with sweep: on, searches the highest open-loop rate
+//     at which every SLO bound holds (package sweep: bracketing, then
+//     bisection), each probe a cell measured as above, and records the
+//     search in sweep.json.
 //   - Run.Close renders the charts and report.md (package report).
 //   - A sharded run (INFBENCH_SHARD=i/n): OpenRun joins shard 0's barrier
 //     (package shard), Measure waits there before each cell and runs the
