@@ -34,8 +34,9 @@
 //   - Run.Close renders the charts and report.md (package report).
 //   - A sharded run (INFBENCH_SHARD=i/n): OpenRun joins shard 0's barrier
 //     (package shard), Measure waits there before each cell and runs the
-//     shard's share of it (cell.ShareOf), and package merge unites the
-//     shards' folders into one.
+//     shard's share of it (cell.ShareOf: a closed loop's share of the
+//     streams, an open loop's every n-th arrival of the one schedule),
+//     and package merge unites the shards' folders into one.
 //   - Main, TestMain's body, checks the flags and the -bench pattern before
 //     anything starts and decides the exit status from what was measured:
 //     a run that measured nothing, or a cell that stopped early or failed

@@ -2,104 +2,21 @@ package infbench_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"math"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/perf/benchfmt"
 
 	"github.com/infbench/infbench/engines/sim"
 	"github.com/infbench/infbench/internal/benchtest"
-	"github.com/infbench/infbench/loadgen"
 	"github.com/infbench/infbench/merge"
 	"github.com/infbench/infbench/resultsdir"
 )
-
-// countingSim is a simulated engine behind a handler that counts the
-// generation requests in flight, as the server sees them: the truth a
-// sharded run's concurrency is checked against.
-type countingSim struct {
-	URL             string
-	inFlight, peakN atomic.Int64
-}
-
-func (c *countingSim) peak() int { return int(c.peakN.Load()) }
-
-func newCountingSim(t *testing.T, cfg sim.Config) *countingSim {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	engine := sim.New(cfg)
-	go engine.Run(ctx)
-	c := &countingSim{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "completions") {
-			n := c.inFlight.Add(1)
-			defer c.inFlight.Add(-1)
-			for p := c.peakN.Load(); n > p && !c.peakN.CompareAndSwap(p, n); p = c.peakN.Load() {
-			}
-		}
-		engine.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c.URL = srv.URL
-	return c
-}
-
-// freePort returns a loopback port free a moment ago, for shard 0's
-// barrier.
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// runShards runs n shards of one run as subprocesses of this test
-// binary, all against url, each into its own folder under base, and
-// returns the folders and the processes (started, not waited for).
-func runShards(t *testing.T, n int, url, cwd, base string, env []string) ([]string, []*benchtest.Proc) {
-	coord := freePort(t)
-	var dirs []string
-	var procs []*benchtest.Proc
-	for i := range n {
-		dir := filepath.Join(base, fmt.Sprintf("shard-%d", i))
-		p, err := benchtest.Start(t, os.Args[0], cwd, append(env, "INFBENCH_TARGET="+url, "INFBENCH_MODEL=m",
-			fmt.Sprintf("INFBENCH_SHARD=%d/%d", i, n), "INFBENCH_COORDINATOR="+coord, resultsdir.EnvDir+"="+dir), "-test.bench=.")
-		require.NoError(t, err)
-		dirs, procs = append(dirs, dir), append(procs, p)
-	}
-	return dirs, procs
-}
-
-// within reports |got − want| / want.
-func relDiff(got, want float64) float64 { return math.Abs(got-want) / want }
-
-// withRamp is a working directory for the benchmark whose engines.yaml
-// ramps each cell's first requests over ramp.
-func withRamp(t *testing.T, ramp time.Duration) string {
-	dir := t.TempDir()
-	require.NoError(t, os.CopyFS(filepath.Join(dir, "testdata"), os.DirFS("testdata")))
-	data, err := os.ReadFile(runFile)
-	require.NoError(t, err)
-	out := regexp.MustCompile(`(?m)^ramp: .*$`).ReplaceAll(data, []byte("ramp: "+ramp.String()))
-	require.NotEqual(t, string(data), string(out), "%s has a ramp: line", runFile)
-	require.NoError(t, os.Chmod(filepath.Join(dir, runFile), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, runFile), out, 0o644))
-	return dir
-}
 
 // Four shard processes at a total concurrency of 200 keep exactly 200
 // requests in flight at the server; their merge matches one process at
@@ -123,42 +40,42 @@ func TestShardsMatchOneProcess(t *testing.T) {
 	// against a step.
 	cfg := sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 40 * time.Millisecond, PerSeq: 50 * time.Microsecond, PerPrefill: 10 * time.Microsecond}}
 	env := []string{"INFBENCH_CONCURRENCY=200", "INFBENCH_REQUESTS=800", "INFBENCH_MAX_TOKENS=32", "INFBENCH_SEED=5eed5", "INFBENCH_MAX_ERROR_RATE=0"}
-	base, cwd := t.TempDir(), withRamp(t, 33*50*time.Millisecond)
+	base, cwd := t.TempDir(), benchtest.WithRamp(t, runFile, 33*50*time.Millisecond)
 
-	one := newCountingSim(t, cfg)
+	one := benchtest.Sim(t, cfg)
 	oneDir := filepath.Join(base, "one")
 	p, err := benchtest.Start(t, os.Args[0], cwd, append(env, "INFBENCH_TARGET="+one.URL, "INFBENCH_MODEL=m", resultsdir.EnvDir+"="+oneDir), "-test.bench=.")
 	require.NoError(t, err)
 	single := p.Wait()
 	require.Equal(t, 0, single.Code, single.Stderr)
 
-	four := newCountingSim(t, cfg)
-	dirs, procs := runShards(t, 4, four.URL, cwd, base, env)
+	four := benchtest.Sim(t, cfg)
+	dirs, procs := benchtest.RunShards(t, os.Args[0], 4, four.URL, cwd, base, env)
 	for i, p := range procs {
 		r := p.Wait()
 		require.Equal(t, 0, r.Code, "shard %d:\n%s\n%s", i, r.Stdout, r.Stderr)
 	}
-	assert.Equal(t, 200, one.peak(), "one process: requests in flight at the server, at most")
-	assert.Equal(t, 200, four.peak(), "four shards: requests in flight at the server, at most")
+	assert.Equal(t, 200, one.Server.PeakInFlight(), "one process: the simulator's peak requests in flight")
+	assert.Equal(t, 200, four.Server.PeakInFlight(), "four shards: the simulator's peak requests in flight")
 
 	merged := filepath.Join(base, "merged")
 	var log bytes.Buffer
 	require.NoError(t, merge.Merge(t.Context(), merged, dirs, &log), log.String())
-	got := cellSummary(t, merged)
-	want := cellSummary(t, oneDir)
+	got := benchtest.CellSummary(t, merged)
+	want := benchtest.CellSummary(t, oneDir)
 	assert.Equal(t, 800, got.Requests)
 	assert.Equal(t, 800, got.Completed)
 	assert.Equal(t, 200, got.PeakInFlight, "in flight at once on the merged timeline, warmup included")
 	t.Logf("TTFT p50: merged %v, one process %v (%+.2f%%); tok/s: merged %.0f, one process %.0f (%+.2f%%); duration: merged %v, one %v",
 		time.Duration(got.TTFT.P50), time.Duration(want.TTFT.P50), 100*(got.TTFT.P50/want.TTFT.P50-1),
 		got.OutputTokPerSec, want.OutputTokPerSec, 100*(got.OutputTokPerSec/want.OutputTokPerSec-1), got.Duration, want.Duration)
-	assert.Less(t, relDiff(got.OutputTokPerSec, want.OutputTokPerSec), 0.05, "tok/s merged against one process")
+	assert.Less(t, benchtest.RelDiff(got.OutputTokPerSec, want.OutputTokPerSec), 0.05, "tok/s merged against one process")
 	if raceEnabled {
 		// Measured: TTFT p50 +8.7 % and +9.2 % under -race, +1.0 to
 		// +4.1 % without.
 		t.Log("the race detector slows four instrumented clients more than one: TTFT is not compared under -race")
 	} else {
-		assert.Less(t, relDiff(got.TTFT.P50, want.TTFT.P50), 0.05, "TTFT p50 merged against one process")
+		assert.Less(t, benchtest.RelDiff(got.TTFT.P50, want.TTFT.P50), 0.05, "TTFT p50 merged against one process")
 	}
 
 	// The shards' start on the coordinator's clock, and their offsets.
@@ -174,20 +91,16 @@ func TestShardsMatchOneProcess(t *testing.T) {
 	}
 
 	// bench.txt: one process's names and units.
-	singleRes := benchResults(t, "stdout", []byte(single.Stdout))
+	singleRes := benchtest.BenchResults(t, "stdout", []byte(single.Stdout))
 	data, err := os.ReadFile(filepath.Join(merged, merge.BenchFile))
 	require.NoError(t, err)
-	mergedRes := benchResults(t, merge.BenchFile, data)
+	mergedRes := benchtest.BenchResults(t, merge.BenchFile, data)
 	require.Len(t, singleRes, 1)
 	require.Len(t, mergedRes, 1)
 	assert.Equal(t, string(singleRes[0].Name.Full()), string(mergedRes[0].Name.Full()))
-	assert.Equal(t, units(singleRes[0]), units(mergedRes[0]))
-	var tok float64
-	for _, v := range mergedRes[0].Values {
-		if v.Unit == "tok/s" {
-			tok = v.Value
-		}
-	}
+	assert.Equal(t, benchtest.Units(singleRes[0]), benchtest.Units(mergedRes[0]))
+	tok, ok := benchtest.Value(mergedRes[0], "tok/s")
+	assert.True(t, ok, "bench.txt has tok/s")
 	assert.InDelta(t, got.OutputTokPerSec, tok, 1e-3*got.OutputTokPerSec, "bench.txt's tok/s is the merged summary's")
 
 	// Folders of other runs, or not all of this one's, are refused.
@@ -205,46 +118,16 @@ func TestShardsMatchOneProcess(t *testing.T) {
 	}
 }
 
-func cellSummary(t *testing.T, dir string) loadgen.Summary {
-	sums, err := resultsdir.ReadSummaries(dir)
-	require.NoError(t, err)
-	require.Len(t, sums.Cells, 1, dir)
-	return sums.Cells[0].Summary
-}
-
-func benchResults(t *testing.T, name string, data []byte) []*benchfmt.Result {
-	var out []*benchfmt.Result
-	r := benchfmt.NewReader(bytes.NewReader(data), name)
-	for r.Scan() {
-		switch rec := r.Result().(type) {
-		case *benchfmt.SyntaxError:
-			t.Errorf("benchfmt: %v", rec)
-		case *benchfmt.Result:
-			out = append(out, rec.Clone())
-		}
-	}
-	require.NoError(t, r.Err())
-	return out
-}
-
-func units(r *benchfmt.Result) []string {
-	var out []string
-	for _, v := range r.Values {
-		out = append(out, v.Unit)
-	}
-	return out
-}
-
 // A shard killed mid-cell leaves the records it completed; the merge
 // keeps them, writes the merged folder, and names the short shard.
 func TestShardKilledMidCellIsNamedShort(t *testing.T) {
 	cfg := sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 2 * time.Millisecond}}
-	srv := newCountingSim(t, cfg)
+	srv := benchtest.Sim(t, cfg)
 	// 500 requests of 9 steps each at 10 in flight per shard: at least
 	// 0.9 s of the simulator's steps, long after shard 1's 20th record.
 	env := []string{"INFBENCH_CONCURRENCY=20", "INFBENCH_REQUESTS=1000", "INFBENCH_MAX_TOKENS=8", "INFBENCH_SEED=dead"}
 	base := t.TempDir()
-	dirs, procs := runShards(t, 2, srv.URL, "", base, env)
+	dirs, procs := benchtest.RunShards(t, os.Args[0], 2, srv.URL, "", base, env)
 	victim := filepath.Join(dirs[1], resultsdir.RequestsFile)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -284,7 +167,7 @@ func TestShardKilledMidCellIsNamedShort(t *testing.T) {
 	}
 	assert.Equal(t, len(left), fromVictim, "shard 1's completed records are in the merge")
 	assert.Equal(t, 510+len(left), len(reqs))
-	s := cellSummary(t, merged)
+	s := benchtest.CellSummary(t, merged)
 	assert.Contains(t, strings.Join(s.Flags, "\n"), "shard 1 (")
 }
 
@@ -310,58 +193,80 @@ func TestShardedRunNeedsTargetAndSeed(t *testing.T) {
 	}
 }
 
-// Two shards of an open-loop cell at 50 requests/s run two arrival
-// processes of 25/s on schedules of their own; the merge unites them on
-// one timeline, due times moved with the sends.
+// Two shards of an open-loop cell at 50 requests/s deal out one
+// schedule: each follows the whole cell's and sends its arrivals k mod 2
+// = i, warmup the first 50 of them all. Their due times, put together,
+// are a single process's at that rate and seed, arrival for arrival; the
+// merge unites them on one timeline, due times moved with the sends; and
+// the merged rates (due, sent, completed) are within a few per cent of a
+// single process's run at the same rate in the same test.
 func TestShardedOpenLoopMerges(t *testing.T) {
-	srv := newCountingSim(t, sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 2 * time.Millisecond}})
-	env := []string{"INFBENCH_RATES=50", "INFBENCH_REQUESTS=40", "INFBENCH_MAX_TOKENS=4", "INFBENCH_SEED=0be7"}
+	cfg := sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 2 * time.Millisecond}}
+	env := []string{"INFBENCH_RATES=50", "INFBENCH_REQUESTS=60", "INFBENCH_MAX_TOKENS=4", "INFBENCH_SEED=0be7"}
+	bench := "-test.bench=Serve/engine=external/rate="
 	base := t.TempDir()
-	coord := freePort(t)
-	var dirs []string
-	var procs []*benchtest.Proc
-	for i := range 2 {
-		dir := filepath.Join(base, fmt.Sprintf("shard-%d", i))
-		p, err := benchtest.Start(t, os.Args[0], "", append(env, "INFBENCH_TARGET="+srv.URL, "INFBENCH_MODEL=m",
-			fmt.Sprintf("INFBENCH_SHARD=%d/2", i), "INFBENCH_COORDINATOR="+coord, resultsdir.EnvDir+"="+dir), "-test.bench=Serve/engine=external/rate=")
-		require.NoError(t, err)
-		dirs, procs = append(dirs, dir), append(procs, p)
+
+	one := benchtest.Sim(t, cfg)
+	oneDir := filepath.Join(base, "one")
+	p, err := benchtest.Start(t, os.Args[0], "", append(env, "INFBENCH_TARGET="+one.URL, "INFBENCH_MODEL=m", resultsdir.EnvDir+"="+oneDir), bench)
+	require.NoError(t, err)
+	r := p.Wait()
+	require.Equal(t, 0, r.Code, "one process:\n%s", r.Stderr)
+	oneReqs, _, err := resultsdir.ReadRequests(oneDir)
+	require.NoError(t, err)
+	require.Len(t, oneReqs, 110, "60 measured and 50 warmup requests")
+	due := map[int]time.Duration{}
+	for _, q := range oneReqs {
+		due[q.Index] = q.Scheduled
 	}
+
+	two := benchtest.Sim(t, cfg)
+	dirs, procs := benchtest.RunShards(t, os.Args[0], 2, two.URL, "", base, env, bench)
 	for i, p := range procs {
 		r := p.Wait()
 		require.Equal(t, 0, r.Code, "shard %d:\n%s", i, r.Stderr)
 	}
-	schedules := map[string]bool{}
-	for _, d := range dirs {
+	union := map[int]time.Duration{}
+	for i, d := range dirs {
 		cells, err := resultsdir.ReadShardCells(d)
 		require.NoError(t, err)
 		require.Len(t, cells, 1)
-		assert.InDelta(t, 25.0, cells[0].Rate, 0)
-		assert.Equal(t, 20, cells[0].Requests)
-		assert.Equal(t, 25, cells[0].Warmup, "half of one second's arrivals")
+		assert.InDelta(t, 25.0, cells[0].Rate, 0, "the mean rate of the shard's arrivals")
+		assert.Equal(t, 30, cells[0].Requests)
+		assert.Equal(t, 25, cells[0].Warmup, "its half of the first 50 arrivals")
 		reqs, _, err := resultsdir.ReadRequests(d)
 		require.NoError(t, err)
-		var due []time.Duration
+		require.Len(t, reqs, 55)
 		for _, q := range reqs {
-			due = append(due, q.Scheduled)
+			assert.Equal(t, i, q.Index%2, "shard %d sent arrival %d", i, q.Index)
+			assert.Equal(t, q.Index < 50, q.Warmup, "arrival %d: warmup the first 50 of the whole schedule", q.Index)
+			union[q.Index] = q.Scheduled
 		}
-		slices.Sort(due)
-		schedules[fmt.Sprint(due)] = true
 	}
-	assert.Len(t, schedules, 2, "each shard its own arrivals")
+	assert.Equal(t, due, union, "the shards' due times together are the single process's schedule")
 
 	merged := filepath.Join(base, "merged")
 	require.NoError(t, merge.Merge(t.Context(), merged, dirs, nil))
 	reqs, _, err := resultsdir.ReadRequests(merged)
 	require.NoError(t, err)
-	require.Len(t, reqs, 90)
+	require.Len(t, reqs, 110)
 	for _, q := range reqs {
 		require.True(t, q.Paced)
 		assert.GreaterOrEqual(t, q.Sent, q.Scheduled-time.Millisecond, "request %d of shard %d: sent before it was due", q.Index, *q.Shard)
 	}
-	s := cellSummary(t, merged)
-	assert.True(t, s.Paced)
-	assert.Equal(t, 40, s.Requests)
-	assert.Greater(t, s.DueReqPerSec, 0.0)
-	t.Logf("merged: due %.1f requests/s, sent %.1f requests/s (two shards of 25/s)", s.DueReqPerSec, s.SentReqPerSec)
+	got, want := benchtest.CellSummary(t, merged), benchtest.CellSummary(t, oneDir)
+	assert.True(t, got.Paced)
+	assert.Equal(t, 60, got.Requests)
+	t.Logf("requests/s due, sent, completed: merged %.2f, %.2f, %.2f; one process %.2f, %.2f, %.2f",
+		got.DueReqPerSec, got.SentReqPerSec, got.ReqPerSec, want.DueReqPerSec, want.SentReqPerSec, want.ReqPerSec)
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"due", got.DueReqPerSec, want.DueReqPerSec},
+		{"sent", got.SentReqPerSec, want.SentReqPerSec},
+		{"completed", got.ReqPerSec, want.ReqPerSec},
+	} {
+		assert.Less(t, benchtest.RelDiff(tc.got, tc.want), 0.05, "requests/s %s: merged %.2f, one process %.2f", tc.name, tc.got, tc.want)
+	}
 }

@@ -86,7 +86,9 @@ func (r *Run) shardBarrier(ctx context.Context, key resultsdir.Key, c cell.Cell)
 // ramp, cell.Cell.StartDelay), stamps the shard's start
 // of the cell, immediately before its loop starts, and appends it with the shard's share and clock to
 // shard.jsonl. It returns the sink to give cell.Run: the results sink
-// with the shard's run-wide request indices (cell.Shard.GlobalIndex).
+// with the shard's run-wide request indices (cell.Shard.GlobalIndex; an
+// open loop's records carry theirs already, their arrivals' indices in
+// the whole schedule).
 // Unsharded, it returns sink as it is. A failed append is returned, and
 // the cell runs anyway.
 func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, st shardStart, sink func(loadgen.Record)) (func(loadgen.Record), error) {
@@ -102,6 +104,9 @@ func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, s
 	}
 	sc.Start = time.Now()
 	err := resultsdir.AppendShardCell(r.Results.Dir(), sc)
+	if c.Rate > 0 {
+		return sink, err
+	}
 	return func(rec loadgen.Record) {
 		rec.Index = c.Shard.GlobalIndex(rec.Index)
 		sink(rec)

@@ -76,19 +76,25 @@ func (c Cell) Conns() int {
 // engine at one rate and repetition gets the same arrivals, so that
 // differences between engines are not differences in the load offered;
 // repetitions sample the arrival pattern. A shard (c.Shard) runs its
-// share of the cell (ShareOf), an open loop on a schedule of its own.
+// share of the cell (ShareOf): a closed loop's share of the streams, or
+// its arrivals of the open loop's one schedule (see Shard).
 func (c Cell) Loop() (loadgen.Loop, string) {
 	sh, of := ShareOf(c, c.Shard), ""
 	if c.Shard.Sharded() {
 		of = fmt.Sprintf(", shard %d of %d", c.Shard.Index, c.Shard.Count)
-		if sh.Requests == 0 || (c.Rate == 0 && sh.Concurrency == 0) {
+		// An open-loop shard with warmup arrivals only still sends them.
+		if sh.Requests+sh.Warmup == 0 || (c.Rate == 0 && (sh.Requests == 0 || sh.Concurrency == 0)) {
 			return idle{}, "nothing (an empty share" + of + ")"
 		}
 	}
 	if c.Rate > 0 {
-		return loadgen.OpenLoop{Rate: sh.Rate, Burstiness: c.Burstiness, Warmup: sh.Warmup, Requests: sh.Requests,
-				MaxInFlight: sh.MaxInFlight, Seed: shardSeed(loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), c.Shard), GiveUpAfter: c.GiveUpAfter},
-			fmt.Sprintf("%g requests/s (schedule %d of the run%s)", sh.Rate, c.Rep, of)
+		ol := loadgen.OpenLoop{Rate: c.Rate, Burstiness: c.Burstiness, Warmup: c.Warmup, Requests: c.Requests,
+			MaxInFlight: sh.MaxInFlight, Seed: loadgen.ScheduleSeed(c.Seed, c.Rate, c.Rep), GiveUpAfter: c.GiveUpAfter}
+		if c.Shard.Sharded() {
+			ol.Shard, ol.Shards = c.Shard.Index, c.Shard.Count
+			of = fmt.Sprintf(", its arrivals k mod %d = %d: shard %d of %d", c.Shard.Count, c.Shard.Index, c.Shard.Index, c.Shard.Count)
+		}
+		return ol, fmt.Sprintf("%g requests/s (schedule %d of the run%s)", c.Rate, c.Rep, of)
 	}
 	return loadgen.ClosedLoop{Concurrency: sh.Concurrency, Warmup: sh.Warmup, Requests: sh.Requests, Ramp: c.Ramp,
 		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d%s", sh.Concurrency, of)

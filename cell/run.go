@@ -23,7 +23,10 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	if c.Rate > 0 && src.ClosedLoopOnly() {
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s runs in a closed loop only (each turn waits for the previous answer): give it a concurrency, not a rate", c.Name(), c.Workload)
 	}
-	// A shard prepares its share, from a seed of its own (ShareOf, shardSeed).
+	// A shard prepares its share, from a seed of its own (ShareOf,
+	// shardSeed). An open-loop shard asks for request k, its arrival's
+	// index in the whole schedule; every workload takes its index modulo
+	// what it prepared.
 	sh := ShareOf(c, c.Shard)
 	open := Open{Salts: salts, Total: sh.Warmup + sh.Requests, Seed: shardSeed(c.Seed, c.Shard), Concurrency: sh.Concurrency}
 	if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {

@@ -14,16 +14,27 @@ import (
 // A closed-loop cell at concurrency C gives shard i its share of C,
 // split as evenly as possible (Split), and shares of the measured and
 // warmup requests in proportion to its share of C, so that every shard's
-// loop lasts about as long. An open-loop cell at rate R runs Count
-// independent arrival processes of R/Count each, with equal shares of the
-// requests and of max_in_flight; each shard's schedule has its own seed
-// (Loop). The superposition of independent Poisson processes is a
-// Poisson process of the summed rate, so a Poisson cell's merged
-// arrivals are what one process would send. For gamma gaps of shape
-// other than 1 (burstiness) this does not hold: the merged arrivals are
-// not a gamma renewal process, each shard's gaps are as bursty (or as
-// regular) as asked, and the merged stream tends to a Poisson process
-// as Count grows.
+// loop lasts about as long.
+//
+// An open-loop cell at rate R is one schedule dealt out: every shard
+// computes the whole cell's schedule, the one a single process would
+// follow (the same seed, loadgen.ScheduleSeed of the run's seed, the
+// rate and the repetition, and the same Warmup and Requests), and shard
+// i sends its arrivals k with k mod Count = i, at their times in it,
+// as request k (loadgen.OpenLoop's Shard and Shards); max_in_flight is
+// split as evenly as possible. The shards' arrivals together are then
+// exactly one process's, for any burstiness, gamma gaps included, and
+// the warmup is the first Warmup arrivals of the whole schedule, so its
+// end is one instant for all shards. Each shard's own arrivals are a
+// thinned process (every n-th arrival), not a Poisson process of R/n;
+// that does not matter, since the load the experiment offers is the
+// merged one. This replaced Count independent processes of R/n each:
+// Poisson ones add up to a Poisson process, gamma ones do not, and each
+// shard's measured window began after its own share of the warmup, at
+// a time of its own, so that the merged window was the union of
+// windows that did not coincide and the merged rates came out low
+// (38.5 requests/s due for a rate of 50, two shards of 25 requests of
+// warmup and 20 measured each).
 type Shard struct {
 	Index, Count int
 }
@@ -65,7 +76,9 @@ func Split(total int, weights []int) []int {
 	return out
 }
 
-// Share is what one shard runs of a cell.
+// Share is what one shard runs of a cell. An open-loop shard's Rate is
+// the mean rate of its arrivals, R/Count; it follows the whole cell's
+// schedule at rate R (see Shard).
 type Share struct {
 	Concurrency int     // closed loop
 	Rate        float64 // open loop
@@ -84,15 +97,28 @@ func ShareOf(c Cell, s Shard) Share {
 		even[i] = 1
 	}
 	if c.Rate > 0 {
+		warm := s.arrivals(c.Warmup)
 		return Share{Rate: c.Rate / float64(s.Count), MaxInFlight: max(1, Split(c.MaxInFlight, even)[s.Index]),
-			Requests: Split(c.Requests, even)[s.Index], Warmup: Split(c.Warmup, even)[s.Index]}
+			Requests: s.arrivals(c.Warmup+c.Requests) - warm, Warmup: warm}
 	}
 	conc := Split(c.Concurrency, even)
 	return Share{Concurrency: conc[s.Index], Requests: Split(c.Requests, conc)[s.Index], Warmup: Split(c.Warmup, conc)[s.Index]}
 }
 
+// arrivals is how many of the first total arrivals of an open-loop
+// schedule are this shard's: those k < total with k mod Count = Index.
+func (s Shard) arrivals(total int) int {
+	if total <= s.Index {
+		return 0
+	}
+	return (total - s.Index + s.Count - 1) / s.Count
+}
+
 // GlobalIndex is the run-wide index of this shard's local request i: the
 // shards' indices interleave (i·Count + Index), so no two shards share one.
+// A closed-loop shard's records are numbered so; an open-loop shard's
+// carry their index k in the whole schedule already, which is the same
+// number (its i-th arrival is k = i·Count + Index).
 func (s Shard) GlobalIndex(i int) int {
 	if !s.Sharded() {
 		return i
@@ -100,9 +126,9 @@ func (s Shard) GlobalIndex(i int) int {
 	return i*s.Count + s.Index
 }
 
-// shardSeed is an open-loop schedule seed made this shard's own: the
-// unsharded seed for a whole cell, else one mixed with the shard count
-// and index, so that the shards' arrival processes are independent.
+// shardSeed is a workload's seed made this shard's own: the unsharded
+// seed for a whole cell, else one mixed with the shard count and index,
+// so that the shards draw their samples independently.
 func shardSeed(seed uint64, s Shard) uint64 {
 	if !s.Sharded() {
 		return seed

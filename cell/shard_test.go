@@ -3,6 +3,7 @@ package cell_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,26 +84,74 @@ func TestShardSaltsAndIndicesAreDisjoint(t *testing.T) {
 	assert.Equal(t, "[infbench abc-3]\n", cell.NewShardSalter(0xabc, cell.Shard{Index: 2, Count: 4}).Next())
 }
 
-// A shard's open loop runs at its share of the rate on a schedule of its
-// own; an empty share sends nothing.
+// A shard's open loop follows the whole cell's schedule and sends its
+// arrivals k mod n = i: run against a server that answers at once, the
+// shards' records together are the single process's schedule exactly,
+// index for index and due time for due time, warmup included, for
+// Poisson and for bursty gamma gaps; an empty share sends nothing.
 func TestShardLoops(t *testing.T) {
-	c := cell.Cell{Rate: 40, MaxInFlight: 8, Requests: 20, Warmup: 4, Seed: 7}
-	schedules := map[string]bool{}
-	for i := range 2 {
-		c.Shard = cell.Shard{Index: i, Count: 2}
+	instant := doerFunc(func(context.Context, loadgen.Request, time.Time) loadgen.Record {
+		return loadgen.Record{Status: 200, OutputTokens: 1}
+	})
+	run := func(c cell.Cell) ([]loadgen.Record, []int) {
 		loop, desc := c.Loop()
-		ol, ok := loop.(loadgen.OpenLoop)
-		require.True(t, ok)
-		assert.InDelta(t, 20.0, ol.Rate, 0)
-		assert.Equal(t, 10, ol.Requests)
-		assert.Equal(t, 4, ol.MaxInFlight)
-		assert.Contains(t, desc, "shard ")
-		schedules[fmt.Sprint(ol.Schedule())] = true
+		var asked []int
+		var mu sync.Mutex
+		recs, err := loop.Run(context.Background(), instant, func(k int) loadgen.Request {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, k)
+			return loadgen.Request{}
+		}, nil)
+		require.NoError(t, err, desc)
+		return recs, asked
 	}
-	assert.Len(t, schedules, 2, "the two shards' schedules differ")
-	c.Shard = cell.Shard{}
+	for _, burst := range []float64{1, 0.3} {
+		c := cell.Cell{Rate: 4000, Burstiness: burst, MaxInFlight: 8, Requests: 23, Warmup: 6, Seed: 7}
+		single, _ := run(c)
+		require.Len(t, single, 29)
+		for _, n := range []int{2, 3, 4} {
+			var union []loadgen.Record
+			for i := range n {
+				c.Shard = cell.Shard{Index: i, Count: n}
+				loop, desc := c.Loop()
+				ol := loop.(loadgen.OpenLoop)
+				assert.InDelta(t, 4000.0, ol.Rate, 0, "the whole cell's rate")
+				assert.Equal(t, cell.Split(8, slices.Repeat([]int{1}, n))[i], ol.MaxInFlight, "max_in_flight split")
+				assert.Contains(t, desc, fmt.Sprintf("shard %d of %d", i, n))
+				recs, asked := run(c)
+				sh := cell.ShareOf(c, c.Shard)
+				warm := 0
+				for _, r := range recs {
+					assert.Equal(t, i, r.Index%n, "shard %d of %d sent arrival %d", i, n, r.Index)
+					if r.Warmup {
+						warm++
+					}
+				}
+				assert.Equal(t, sh.Warmup+sh.Requests, len(recs), "shard %d of %d: its share", i, n)
+				assert.Equal(t, sh.Warmup, warm, "shard %d of %d: its warmup arrivals", i, n)
+				slices.Sort(asked)
+				for j, r := range recs {
+					assert.Equal(t, r.Index, asked[j], "request k is built for arrival k")
+				}
+				union = append(union, recs...)
+			}
+			c.Shard = cell.Shard{}
+			slices.SortFunc(union, func(a, b loadgen.Record) int { return a.Index - b.Index })
+			require.Len(t, union, len(single), "%d shards, burstiness %g", n, burst)
+			for k := range single {
+				assert.Equal(t, single[k].Index, union[k].Index)
+				assert.Equal(t, single[k].Scheduled, union[k].Scheduled, "arrival %d of %d shards, burstiness %g", k, n, burst)
+				assert.Equal(t, single[k].Warmup, union[k].Warmup, "arrival %d of %d shards", k, n)
+			}
+		}
+	}
+	c := cell.Cell{Rate: 40, Requests: 20, Seed: 7}
 	whole, _ := c.Loop()
 	assert.Equal(t, loadgen.ScheduleSeed(7, 40, 0), whole.(loadgen.OpenLoop).Seed, "unsharded: the seed of before")
+	c.Shard = cell.Shard{Index: 1, Count: 2}
+	half, _ := c.Loop()
+	assert.Equal(t, loadgen.ScheduleSeed(7, 40, 0), half.(loadgen.OpenLoop).Seed, "a shard: the same schedule")
 
 	conc := cell.Cell{Concurrency: 2, Requests: 8, Warmup: 2, Shard: cell.Shard{Index: 3, Count: 4}}
 	loop, desc := conc.Loop()

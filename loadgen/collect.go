@@ -98,8 +98,12 @@ func (c *collector) judge(rec *Record) {
 // add records the i-th request's result. A request cut off by the end of
 // the run is not the server's failure; one that failed on its own (an HTTP
 // error, a malformed event) stays what it was.
-func (c *collector) add(ctx context.Context, i int, rec Record) {
-	rec.Index = i
+func (c *collector) add(ctx context.Context, i int, rec Record) { c.addAs(ctx, i, i, rec) }
+
+// addAs records the i-th request's result under the index index (a
+// shard's arrival keeps its index in the whole schedule).
+func (c *collector) addAs(ctx context.Context, i, index int, rec Record) {
+	rec.Index = index
 	rec.Warmup = i < c.warmup
 	if ctx.Err() != nil && (rec.ErrorKind == KindTransport || rec.ErrorKind == KindStall || rec.ErrorKind == KindDeadline) {
 		rec.ErrorKind = KindCanceled

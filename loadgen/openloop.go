@@ -27,6 +27,29 @@ type OpenLoop struct {
 	// GiveUpAfter is the give-up rule, as for ClosedLoop; 0 looks at
 	// MaxInFlight clamped to 2..8.
 	GiveUpAfter int
+	// Shard and Shards make the loop one of Shards processes that offer
+	// one schedule together: it sends only the arrivals k of the whole
+	// schedule (Warmup+Requests of them, at Rate) with k mod Shards =
+	// Shard, at their times in it, and its records keep k as Index and
+	// are warmup when k < Warmup. The shards' arrivals together are then
+	// exactly one process's, whatever the burstiness. Shards below 2: the
+	// loop sends every arrival.
+	Shard, Shards int
+}
+
+// Mine returns the indices k of the schedule's arrivals this loop sends,
+// in order: all of them, or for a shard those with k mod Shards = Shard.
+func (l OpenLoop) Mine() []int {
+	n := l.Warmup + l.Requests
+	step, first := 1, 0
+	if l.Shards > 1 {
+		step, first = l.Shards, l.Shard
+	}
+	var out []int
+	for k := first; k < n; k += step {
+		out = append(out, k)
+	}
+	return out
 }
 
 // ScheduleSeed is the schedule seed of an open-loop cell: a function of
@@ -60,6 +83,8 @@ func (l OpenLoop) Validate() error {
 		return fmt.Errorf("requests %d: must be at least 1", l.Requests)
 	case l.Warmup < 0:
 		return fmt.Errorf("warmup %d: must not be negative", l.Warmup)
+	case l.Shards > 1 && (l.Shard < 0 || l.Shard >= l.Shards):
+		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards", l.Shard, l.Shards)
 	}
 	return nil
 }
@@ -105,8 +130,10 @@ func gamma(rng *rand.Rand, shape float64) float64 {
 	}
 }
 
-// Run drives d with the loop; request and sink are as for ClosedLoop.Run.
-// Records carry Scheduled, their planned send offset. When ctx is
+// Run drives d with the loop; request and sink are as for ClosedLoop.Run,
+// request called with the arrival's index k in the whole schedule (for a
+// shard, k mod Shards = Shard). Records carry Scheduled, their planned
+// send offset. When ctx is
 // cancelled no new request starts and the ones in flight end with
 // ErrorKind KindCanceled; so they do when the give-up rule stops the run
 // (a *HopelessError).
@@ -114,7 +141,11 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
-	sched := l.Schedule()
+	sched, mine := l.Schedule(), l.Mine()
+	warm := 0 // this loop's warmup arrivals: the first of mine, k < Warmup
+	for warm < len(mine) && mine[warm] < l.Warmup {
+		warm++
+	}
 	limit := l.MaxInFlight
 	if limit <= 0 {
 		limit = 1024
@@ -122,7 +153,7 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 	slots := make(chan struct{}, limit)
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	col := newCollector(len(sched), l.Warmup, sink, giveUpAfter(l.GiveUpAfter, limit, len(sched)), stop)
+	col := newCollector(len(mine), warm, sink, giveUpAfter(l.GiveUpAfter, limit, len(sched)), stop)
 	var (
 		wg    sync.WaitGroup
 		epoch = time.Now()
@@ -131,7 +162,8 @@ func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, 
 	defer timer.Stop()
 	<-timer.C
 dispatch:
-	for i, at := range sched {
+	for j, k := range mine {
+		at := sched[k]
 		if ctx.Err() != nil {
 			break
 		}
@@ -149,13 +181,13 @@ dispatch:
 			break dispatch
 		}
 		wg.Add(1)
-		go func(i int) {
+		go func(j, k int) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			rec := d.Do(ctx, request(i), epoch)
-			rec.Paced, rec.Scheduled = true, sched[i]
-			col.add(ctx, i, rec)
-		}(i)
+			rec := d.Do(ctx, request(k), epoch)
+			rec.Paced, rec.Scheduled = true, sched[k]
+			col.addAs(ctx, j, k, rec)
+		}(j, k)
 	}
 	wg.Wait()
 	return col.result(ctx)

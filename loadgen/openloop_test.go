@@ -53,10 +53,32 @@ func TestOpenLoopSchedule(t *testing.T) {
 }
 
 func TestOpenLoopValidate(t *testing.T) {
-	for _, l := range []OpenLoop{{Rate: 0, Requests: 1}, {Rate: math.Inf(1), Requests: 1}, {Rate: 1}, {Rate: 1, Requests: 1, Burstiness: -1}} {
+	for _, l := range []OpenLoop{{Rate: 0, Requests: 1}, {Rate: math.Inf(1), Requests: 1}, {Rate: 1}, {Rate: 1, Requests: 1, Burstiness: -1},
+		{Rate: 1, Requests: 1, Shard: 2, Shards: 2}, {Rate: 1, Requests: 1, Shard: -1, Shards: 3}} {
 		_, err := l.Run(context.Background(), nil, nil, nil)
 		assert.Error(t, err, "%+v", l)
 	}
+}
+
+// The shards of a loop send every arrival of its schedule once: shard i
+// the arrivals k mod n = i, in order.
+func TestOpenLoopShardsDealOutTheSchedule(t *testing.T) {
+	l := OpenLoop{Rate: 10, Warmup: 3, Requests: 8}
+	for _, n := range []int{2, 3, 5, 12} {
+		seen := make([]int, 11)
+		for i := range n {
+			l.Shard, l.Shards = i, n
+			mine := l.Mine()
+			assert.True(t, slices.IsSorted(mine))
+			for _, k := range mine {
+				assert.Equal(t, i, k%n, "shard %d of %d", i, n)
+				seen[k]++
+			}
+		}
+		assert.Equal(t, slices.Repeat([]int{1}, 11), seen, "%d shards: every arrival once", n)
+	}
+	l.Shard, l.Shards = 0, 1
+	assert.Len(t, l.Mine(), 11, "one shard: every arrival")
 }
 
 // Against a fast server the loop keeps to its schedule: it sends at the

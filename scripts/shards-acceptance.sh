@@ -3,11 +3,11 @@
 # machine"): one infbench-sim process per run; one single-process run and
 # one run of four shard processes against it at a total concurrency of 200;
 # the shards merged; the simulator's own peak of requests in flight
-# (sim:peak_requests_in_flight on /metrics, where the simulator exports
-# it) for each — and, in any case, the largest running batch seen by
-# sampling sim:num_requests_running every 10 ms, a lower bound of it; TTFT
-# p50 and tok/s of the merge against the single process; benchstat on the
-# merged bench.txt.
+# (sim:peak_requests_in_flight on /metrics, engines/sim) for each, which
+# must be exactly 200 (the script exits 1 otherwise), and as a cross-check
+# the largest running batch seen by sampling sim:num_requests_running
+# every 10 ms, a lower bound of it; TTFT p50 and tok/s of the merge against
+# the single process; benchstat on the merged bench.txt.
 #
 #   scripts/shards-acceptance.sh [out dir]      (default results/shards-acceptance)
 #
@@ -86,3 +86,7 @@ awk -v a="$ttftm" -v b="$ttft1" -v c="$tokm" -v d="$tok1" 'BEGIN {
 	printf "TTFT p50: merged %.2f ms, one process %.2f ms (%+.2f %%)\n", a/1e6, b/1e6, 100*(a/b-1)
 	printf "tok/s:    merged %.0f, one process %.0f (%+.2f %%)\n", c, d, 100*(c/d-1) }'
 go tool benchstat -table "" "$out/one.txt" "$out/merged/bench.txt" | grep -A2 -E ' (ttft-p50-sec|tok/s) ' || true
+if [ "$peak_one" != 200 ] || [ "$peak_shards" != 200 ]; then
+	echo "FAIL: the simulator's peak requests in flight is not 200 for both runs" >&2
+	exit 1
+fi

@@ -10,6 +10,19 @@
 // start at one instant whatever the delays of the answers, and a merge
 // can put every shard's records on one timeline.
 //
+// What each shard runs of a cell is package cell's rule (cell.Shard,
+// cell.ShareOf): a closed loop's share of the concurrency, or an open
+// loop's arrivals k mod n = i of the one schedule every shard computes
+// for the whole cell (the single process's: same seed, rate, warmup and
+// requests), so that the shards' arrivals together are one process's
+// for any burstiness, and the warmup ends at one instant for all. That
+// replaced n independent arrival processes of R/n, whose measured
+// windows began at each shard's own random warmup end and whose merged
+// rates came out low; a shard's own arrivals are now a thinned process,
+// not a Poisson one, which does not matter since only the merged load is
+// the experiment's. The common start below is what makes "one instant"
+// hold across machines.
+//
 // Why a barrier and not a wall-clock start time given to all: a start
 // time aligns the first cell only; every later cell would start when
 // each shard finished the one before, and shards drift apart by the
