@@ -22,6 +22,12 @@ type Cell struct {
 	// from the hit and query counters' deltas (vLLM: tokens) or the mean
 	// of a hit-rate gauge (SGLang).
 	PrefixHitPct *float64 `json:"prefix_hit_pct,omitempty"`
+	// PrefixHitGauge: PrefixHitPct is the mean of a gauge of the last
+	// batch's hit rate (SGLang's sglang:cache_hit_rate), not hits over
+	// queries across the cell. It is a different quantity, so the
+	// benchmark line names it differently (prefix-hit-gauge-%): benchstat
+	// must not set it beside another engine's token-weighted rate.
+	PrefixHitGauge bool `json:"prefix_hit_gauge,omitempty"`
 	MaxBatch     *float64 `json:"max_batch,omitempty"` // the batch limit, where the engine exports it (the simulator)
 
 	// Names maps each quantity reported to the engine's metric it was
@@ -138,7 +144,7 @@ func summarise(before Snapshot, during []Snapshot, after Snapshot) Cell {
 		c.Notes = append(c.Notes, "prefix_hit_rate: no prefix-cache query during the cell")
 	default:
 		if st := gauge(PrefixHitRate, 100); st != nil {
-			c.PrefixHitPct = &st.Mean
+			c.PrefixHitPct, c.PrefixHitGauge = &st.Mean, true
 		}
 	}
 	for _, s := range all { // a setting: any scrape tells it
@@ -195,7 +201,8 @@ type Metric struct {
 // Metrics returns the cell's server metrics for its benchmark line, in a
 // fixed order, leaving out what the engine does not export:
 // server-running-max, server-waiting-max, kv-usage-peak-%, preemptions,
-// prefix-hit-%.
+// prefix-hit-% (hits over queries in the cell; prefix-hit-gauge-% where
+// the engine exports only a hit-rate gauge, SGLang).
 func (c *Cell) Metrics() []Metric {
 	var m []Metric
 	if c.Running != nil {
@@ -210,7 +217,10 @@ func (c *Cell) Metrics() []Metric {
 	if c.Preemptions != nil {
 		m = append(m, Metric{*c.Preemptions, "preemptions"})
 	}
-	if c.PrefixHitPct != nil {
+	switch {
+	case c.PrefixHitPct != nil && c.PrefixHitGauge:
+		m = append(m, Metric{*c.PrefixHitPct, "prefix-hit-gauge-%"})
+	case c.PrefixHitPct != nil:
 		m = append(m, Metric{*c.PrefixHitPct, "prefix-hit-%"})
 	}
 	return m
