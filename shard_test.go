@@ -121,10 +121,12 @@ func TestShardsMatchOneProcess(t *testing.T) {
 // A shard killed mid-cell leaves the records it completed; the merge
 // keeps them, writes the merged folder, and names the short shard.
 func TestShardKilledMidCellIsNamedShort(t *testing.T) {
-	cfg := sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 2 * time.Millisecond}}
+	cfg := sim.Config{Model: "m", MaxBatch: 256, Timing: sim.Linear{Base: 10 * time.Millisecond}}
 	srv := benchtest.Sim(t, cfg)
 	// 500 requests of 9 steps each at 10 in flight per shard: at least
-	// 0.9 s of the simulator's steps, long after shard 1's 20th record.
+	// 4.5 s of the simulator's 10 ms steps, over twenty times the 0.2 s
+	// until shard 1's 20th record, so the kill lands mid-cell even when
+	// this process is descheduled for a while.
 	env := []string{"INFBENCH_CONCURRENCY=20", "INFBENCH_REQUESTS=1000", "INFBENCH_MAX_TOKENS=8", "INFBENCH_SEED=dead"}
 	base := t.TempDir()
 	dirs, procs := benchtest.RunShards(t, os.Args[0], 2, srv.URL, "", base, env)

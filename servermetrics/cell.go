@@ -27,8 +27,8 @@ type Cell struct {
 	// queries across the cell. It is a different quantity, so the
 	// benchmark line names it differently (prefix-hit-gauge-%): benchstat
 	// must not set it beside another engine's token-weighted rate.
-	PrefixHitGauge bool `json:"prefix_hit_gauge,omitempty"`
-	MaxBatch     *float64 `json:"max_batch,omitempty"` // the batch limit, where the engine exports it (the simulator)
+	PrefixHitGauge bool     `json:"prefix_hit_gauge,omitempty"`
+	MaxBatch       *float64 `json:"max_batch,omitempty"` // the batch limit, where the engine exports it (the simulator)
 
 	// Names maps each quantity reported to the engine's metric it was
 	// read from.
