@@ -35,9 +35,10 @@ import (
 //	λmax = 1 / (O·step_base/B + (O−1)·per_sequence + P·per_prefill_token)
 //
 // Here B = 64, O = 32, step_base 20 ms, per_sequence 450 µs,
-// per_prefill_token 20 µs and P ≈ 40 (the short prompts, their salt and
-// the chat template's 8 tokens; the mean the server reported is used):
-// 10 ms + 13.95 ms + 0.8 ms ≈ 24.8 ms, ≈ 40 requests/s. A full-batch step
+// per_prefill_token 20 µs and P ≈ 37.5 (the short prompts, their salt
+// and the chat template's 8 tokens; the mean the server reported is
+// used): 10 ms + 13.95 ms + 0.75 ms ≈ 24.7 ms, ≈ 40.5 requests/s
+// (per_context_token is 0 here; the formula leaves it out). A full-batch step
 // is 48.8 ms, so TPOT ≈ 49 ms (bound 100 ms: it never binds) and an
 // unqueued TTFT is one to two steps (≈ 60–95 ms). Below λmax the batch
 // has free slots and nothing waits; above it the queue grows by
