@@ -69,12 +69,17 @@ func TestShardsMatchOneProcess(t *testing.T) {
 	t.Logf("TTFT p50: merged %v, one process %v (%+.2f%%); tok/s: merged %.0f, one process %.0f (%+.2f%%); duration: merged %v, one %v",
 		time.Duration(got.TTFT.P50), time.Duration(want.TTFT.P50), 100*(got.TTFT.P50/want.TTFT.P50-1),
 		got.OutputTokPerSec, want.OutputTokPerSec, 100*(got.OutputTokPerSec/want.OutputTokPerSec-1), got.Duration, want.Duration)
-	assert.Less(t, benchtest.RelDiff(got.OutputTokPerSec, want.OutputTokPerSec), 0.05, "tok/s merged against one process")
 	if raceEnabled {
-		// Measured: TTFT p50 +8.7 % and +9.2 % under -race, +1.0 to
-		// +4.1 % without.
-		t.Log("the race detector slows four instrumented clients more than one: TTFT is not compared under -race")
+		// The race detector multiplies the clients' CPU cost, so on a
+		// busy machine the comparison measures which build of the client
+		// starved more (measured: TTFT p50 +8.7 % and +9.2 %, and once
+		// tok/s +6.8 % for the merged run, the single process starved
+		// next to a busy loop). The exact checks above still hold.
+		t.Log("under -race the clients' CPU cost, not the harness, decides TTFT and tok/s: they are not compared")
 	} else {
+		// Measured without -race: TTFT p50 −0.03 to +4.1 %, tok/s within
+		// ±1.4 %, next to a busy loop too.
+		assert.Less(t, benchtest.RelDiff(got.OutputTokPerSec, want.OutputTokPerSec), 0.05, "tok/s merged against one process")
 		assert.Less(t, benchtest.RelDiff(got.TTFT.P50, want.TTFT.P50), 0.05, "TTFT p50 merged against one process")
 	}
 
