@@ -86,9 +86,9 @@ func (r *Run) shardBarrier(ctx context.Context, key resultsdir.Key, c cell.Cell)
 // ramp, cell.Cell.StartDelay), stamps the shard's start
 // of the cell, immediately before its loop starts, and appends it with the shard's share and clock to
 // shard.jsonl. It returns the sink to give cell.Run: the results sink
-// with the shard's run-wide request indices (cell.Shard.GlobalIndex; an
-// open loop's records carry theirs already, their arrivals' indices in
-// the whole schedule).
+// with the shard's run-wide request indices and sessions
+// (shardRecords; an open loop's records carry their indices already,
+// their arrivals' indices in the whole schedule, and have no sessions).
 // Unsharded, it returns sink as it is. A failed append is returned, and
 // the cell runs anyway.
 func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, st shardStart, sink func(loadgen.Record)) (func(loadgen.Record), error) {
@@ -107,8 +107,19 @@ func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, s
 	if c.Rate > 0 {
 		return sink, err
 	}
+	return shardRecords(c.Shard, sink), err
+}
+
+// shardRecords wraps a closed-loop shard's sink: its records' Index and
+// multi-turn Session (1-based) are made run-wide by the same mapping
+// (cell.Shard.GlobalIndex), so that no two shards' requests, nor their
+// sessions, share a number in the merged requests.jsonl.
+func shardRecords(s cell.Shard, sink func(loadgen.Record)) func(loadgen.Record) {
 	return func(rec loadgen.Record) {
-		rec.Index = c.Shard.GlobalIndex(rec.Index)
+		rec.Index = s.GlobalIndex(rec.Index)
+		if rec.Session > 0 {
+			rec.Session = s.GlobalIndex(rec.Session-1) + 1
+		}
 		sink(rec)
-	}, err
+	}
 }

@@ -95,6 +95,10 @@ func Load(runPath, promptsPath string, getenv func(string) string) (*Suite, erro
 	if err != nil {
 		return nil, err
 	}
+	if sharding.Sharded() && run.Sweep.Enabled {
+		return nil, fmt.Errorf("shard %d of %d: the capacity search (%s or sweep.enabled in %s) runs in one process only: each shard would judge the probes on its own share and the shards would part at different rates; unset %s (or %s) for the search, or turn the search off (%s=off) to shard the run",
+			sharding.Index, sharding.Count, config.EnvSweep, runPath, config.EnvShard, config.EnvShards, config.EnvSweep)
+	}
 	s := &Suite{RunFile: runPath, Run: run, Prompts: prompts, API: api, Seed: seed, Sources: sources, Sharding: sharding}
 	s.Clock = s.clockLine()
 	return s, nil

@@ -24,19 +24,25 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s runs in a closed loop only (each turn waits for the previous answer): give it a concurrency, not a rate", c.Name(), c.Workload)
 	}
 	// A shard prepares its share, from a seed of its own (ShareOf,
-	// shardSeed). An open-loop shard asks for request k, its arrival's
-	// index in the whole schedule; every workload takes its index modulo
-	// what it prepared.
+	// shardSeed), and what the run shares from RunSeed. An open-loop
+	// shard asks for request k, its arrival's index in the whole
+	// schedule (Open.GlobalIndex, Open.LocalIndex). An empty share
+	// (Loop's idle) opens nothing: a multi-turn workload cannot open at
+	// concurrency 0.
 	sh := ShareOf(c, c.Shard)
-	open := Open{Salts: salts, Total: sh.Warmup + sh.Requests, Seed: shardSeed(c.Seed, c.Shard), Concurrency: sh.Concurrency}
-	if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {
-		open.Tokenizer = tk
-	}
-	reqs, err := src.Open(ctx, open)
-	if err != nil {
-		return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s: %w", c.Name(), c.Workload, err)
-	}
 	loop, load := c.Loop()
+	var reqs Requests = noRequests{}
+	if _, empty := loop.(idle); !empty {
+		open := Open{Salts: salts, Total: sh.Warmup + sh.Requests, Seed: shardSeed(c.Seed, c.Shard), Concurrency: sh.Concurrency,
+			RunSeed: c.Seed, Cell: c.Name(), Rep: c.Rep, Shard: c.Shard}
+		if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {
+			open.Tokenizer = tk
+		}
+		var err error
+		if reqs, err = src.Open(ctx, open); err != nil {
+			return nil, loadgen.Summary{}, fmt.Errorf("cell %s: workload %s: %w", c.Name(), c.Workload, err)
+		}
+	}
 	t := newTally(c, progress)
 	t.started(load)
 	records, err := loop.Run(ctx, doneDoer{d, reqs}, func(i int) loadgen.Request {
@@ -141,3 +147,10 @@ func (x doneDoer) Do(ctx context.Context, r loadgen.Request, epoch time.Time) lo
 	x.reqs.Done(rec)
 	return rec
 }
+
+// noRequests is an empty share's Requests: its loop asks for none.
+type noRequests struct{}
+
+func (noRequests) Request(context.Context, int) loadgen.Request { return loadgen.Request{} }
+func (noRequests) Done(loadgen.Record)                          {}
+func (noRequests) InputTokens() string                          { return "" }

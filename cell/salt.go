@@ -2,6 +2,7 @@ package cell
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sync/atomic"
 )
 
@@ -52,3 +53,15 @@ const FixedSaltFormat = "[infbench %020d-%010d]\n"
 
 // FixedSaltTemplate is a salt of NextFixed's shape, for fitting texts.
 var FixedSaltTemplate = fmt.Sprintf(FixedSaltFormat, uint64(0), uint64(0))
+
+// Group returns the salt of group g of a cell run (its name and
+// repetition) in NextFixed's fixed-width form: the same on every shard
+// of a run, since it depends on the salter's seed, cell, rep and g only
+// (not on the shard or the counter), and different across cells,
+// repetitions, groups and runs. Its first field is a hash of those in
+// place of the seed, so it matches no request's salt (Next, NextFixed).
+func (s *Salter) Group(cell string, rep, g int) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%d\x00%d", s.seed, cell, rep, g)
+	return fmt.Sprintf(FixedSaltFormat, h.Sum64(), uint64(g)+1)
+}

@@ -212,9 +212,11 @@ func (spyRequests) Request(context.Context, int) loadgen.Request {
 func (spyRequests) Done(loadgen.Record) {}
 func (spyRequests) InputTokens() string { return "" }
 
-// A shard's workload is opened for its share, with a seed of its own, so
-// that drawn lengths or samples are not the same in every shard; a whole
-// cell's with the run's seed.
+// A shard's workload is opened for its share, with a seed of its own
+// (for what each shard draws for itself, such as multi-turn sessions)
+// and the run's seed and its shard (for what the shards draw as one, a
+// dataset's sample, lengths by run-wide index); a whole cell's with the
+// run's seed.
 func TestShardOpensItsShare(t *testing.T) {
 	c := simtest.Client(t, simtest.Start(t, sim.Config{Model: "m", Timing: sim.Linear{Base: time.Millisecond}}), "m", 4)
 	seeds := map[uint64]bool{}
@@ -226,6 +228,9 @@ func TestShardOpensItsShare(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 12, got.Total, "8 measured + 4 warmup")
 		assert.Equal(t, 4, got.Concurrency)
+		assert.Equal(t, uint64(9), got.RunSeed, "the run's seed, the same on every shard")
+		assert.Equal(t, cl.Shard, got.Shard)
+		assert.Equal(t, cl.Name(), got.Cell)
 		seeds[got.Seed] = true
 	}
 	assert.Len(t, seeds, 2)
@@ -233,5 +238,5 @@ func TestShardOpensItsShare(t *testing.T) {
 	cl := cell.Cell{Engine: "sim", Concurrency: 8, Workload: "spy", Source: openSpy{&got}, Requests: 16, Warmup: 8, Seed: 9}
 	_, _, err := cell.Run(context.Background(), c, cl, cell.NewSalter(9), nil, nil)
 	require.NoError(t, err)
-	assert.Equal(t, cell.Open{Salts: got.Salts, Total: 24, Seed: 9, Concurrency: 8}, got)
+	assert.Equal(t, cell.Open{Salts: got.Salts, Total: 24, Seed: 9, Concurrency: 8, RunSeed: 9, Cell: cl.Name()}, got)
 }

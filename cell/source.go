@@ -36,7 +36,39 @@ type Open struct {
 	// Concurrency is the closed loop's (0 for an open loop): a
 	// multi-turn workload keeps this many sessions in progress.
 	Concurrency int
-	Seed        uint64 // the run's seed: samples and lengths drawn from it
+	Seed        uint64 // the run's seed (a shard's own): samples and lengths drawn from it
+	// RunSeed is the run's seed as every shard of it has it (Seed is a
+	// shard's own): what must be one for the whole run, a dataset's
+	// sample, a cell's lengths, is drawn from it.
+	RunSeed uint64
+	// Cell and Rep name the cell run (Cell.Name, Cell.Rep): with the
+	// salter's seed they fix what all shards of the run share, such as a
+	// shared-prefix group's salt (Salter.Group).
+	Cell string
+	Rep  int
+	// Shard is this process's part of the cell (see GlobalIndex).
+	Shard Shard
+}
+
+// GlobalIndex is the run-wide index of the request Requests.Request is
+// asked for as i: a closed-loop shard's i is its own (Shard.GlobalIndex
+// maps it), an open-loop shard's (Concurrency 0) is its arrival's index
+// in the whole schedule already. Unsharded, it is i.
+func (o Open) GlobalIndex(i int) int {
+	if !o.Shard.Sharded() || o.Concurrency == 0 {
+		return i
+	}
+	return o.Shard.GlobalIndex(i)
+}
+
+// LocalIndex is where request i (as Requests.Request is asked for it)
+// stands among this shard's Total: i for a closed loop or unsharded, an
+// open-loop shard's arrival k's position k / Count among its arrivals.
+func (o Open) LocalIndex(i int) int {
+	if !o.Shard.Sharded() || o.Concurrency > 0 {
+		return i
+	}
+	return i / o.Shard.Count
 }
 
 // Tokenizer counts the tokens of a text as the engine does.

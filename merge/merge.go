@@ -71,6 +71,9 @@ func Merge(ctx context.Context, out string, dirs []string, log io.Writer) error 
 		c := &sums.Cells[i]
 		c.Server = serverMetrics(shards, c.Key)
 		c.Summary.Flags = append(c.Summary.Flags, short[c.Key]...)
+		var notes []string
+		c.Summary.InputTokens, notes = shardNotes(shards, c.Key)
+		c.Summary.Flags = append(c.Summary.Flags, notes...)
 	}
 	if err := resultsdir.WriteJSON(filepath.Join(out, resultsdir.RunFile), run); err != nil {
 		return err

@@ -28,6 +28,7 @@ type shardRun struct {
 	start        time.Time     // the shard's own clock
 	offset       time.Duration // coordinator − shard
 	sent         []time.Duration
+	summary      func(*loadgen.Summary) // what cell.Run adds to the shard's summary (nil: nothing)
 }
 
 // write makes a shard's results folder as a shard run writes it: run.json,
@@ -54,7 +55,11 @@ func (s shardRun) write(t *testing.T) string {
 		sink(r)
 		recs = append(recs, r)
 	}
-	require.NoError(t, w.AddSummary(key, loadgen.Summarize(recs, loadgen.SLO{})))
+	sum := loadgen.Summarize(recs, loadgen.SLO{})
+	if s.summary != nil {
+		s.summary(&sum)
+	}
+	require.NoError(t, w.AddSummary(key, sum))
 	require.NoError(t, w.Close())
 	return dir
 }

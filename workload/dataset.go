@@ -91,10 +91,13 @@ func (d *Dataset) outputTokens(e Entry) int {
 	return e.OutputTokens
 }
 
-// Open returns the requests: the sampled entries in turn.
+// Open returns the requests: the sampled entries in turn, by run-wide
+// request index (cell.Open.GlobalIndex), the sample drawn with the run's
+// seed (cell.Open.RunSeed), so that the shards of a run send together
+// the entries one process would, not each the first of them.
 func (d *Dataset) Open(_ context.Context, o cell.Open) (cell.Requests, error) {
-	es := d.Sampled(o.Seed)
-	return &datasetRequests{d: d, es: es, salts: o.Salts}, nil
+	es := d.Sampled(runSeed(o))
+	return &datasetRequests{d: d, es: es, salts: o.Salts, o: o}, nil
 }
 
 // Describe gives the file, its checksum and the sample.
@@ -135,10 +138,11 @@ type datasetRequests struct {
 	d     *Dataset
 	es    []Entry
 	salts *cell.Salter
+	o     cell.Open
 }
 
 func (r *datasetRequests) Request(_ context.Context, i int) loadgen.Request {
-	e := r.es[i%len(r.es)]
+	e := r.es[r.o.GlobalIndex(i)%len(r.es)]
 	return loadgen.Request{Prompt: r.salts.Next() + e.Prompt, MaxTokens: r.d.outputTokens(e)}
 }
 

@@ -24,20 +24,18 @@ const suffixLead = "\n[request %010d]\n"
 // Open draws the groups' salts and fits prefix and suffix texts.
 func (s SharedPrefix) Open(ctx context.Context, o cell.Open) (cell.Requests, error) {
 	w := s.Spec
-	rng := newRand(o.Seed, w.Name)
+	rng := newRand(runSeed(o), w.Name)
+	_, outs := globalDraws(o, rng, config.Dist{Dist: config.DistFixed}, w.OutputTokens)
 	f := newFitter(o.Tokenizer, rng, w.PrefixTokens+w.SuffixTokens)
-	r := &prefixRequests{f: f, outs: make([]int, o.Total)}
-	for i := range r.outs {
-		r.outs[i] = draw(w.OutputTokens, rng)
-	}
-	for range w.Groups {
+	r := &prefixRequests{f: f, outs: outs, o: o}
+	for g := range w.Groups {
 		// Every group's prefix is the same filler behind its own salt:
 		// fitted once with the template salt, then given the group's.
 		prefix, err := f.fit(ctx, cell.FixedSaltTemplate, w.PrefixTokens)
 		if err != nil {
 			return nil, err
 		}
-		prefix = o.Salts.NextFixed() + prefix[len(cell.FixedSaltTemplate):]
+		prefix = o.Salts.Group(o.Cell, o.Rep, g) + prefix[len(cell.FixedSaltTemplate):]
 		lead := prefix + fmt.Sprintf(suffixLead, 0)
 		whole, err := f.fit(ctx, lead, w.PrefixTokens+w.SuffixTokens)
 		if err != nil {
@@ -68,12 +66,14 @@ type prefixRequests struct {
 	f                  *fitter
 	prefixes, suffixes []string
 	outs               []int
+	o                  cell.Open
 }
 
 func (r *prefixRequests) Request(_ context.Context, i int) loadgen.Request {
-	g := i % len(r.prefixes)
-	p := r.prefixes[g] + fmt.Sprintf(suffixLead, i) + r.suffixes[g]
-	return loadgen.Request{Prompt: p, MaxTokens: r.outs[i%len(r.outs)]}
+	n := r.o.GlobalIndex(i)
+	g := n % len(r.prefixes)
+	p := r.prefixes[g] + fmt.Sprintf(suffixLead, n) + r.suffixes[g]
+	return loadgen.Request{Prompt: p, MaxTokens: r.outs[r.o.LocalIndex(i)%len(r.outs)]}
 }
 
 func (r *prefixRequests) Done(loadgen.Record) {}

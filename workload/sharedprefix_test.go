@@ -20,7 +20,8 @@ func TestSharedPrefixGroups(t *testing.T) {
 		OutputTokens: config.Dist{Dist: config.DistFixed, Value: 8}}
 	src, err := New(w, "")
 	require.NoError(t, err)
-	reqs, err := src.Open(context.Background(), cell.Open{Salts: cell.NewSalter(5), Tokenizer: tok, Total: 12, Seed: 5})
+	salts := cell.NewSalter(5)
+	reqs, err := src.Open(context.Background(), cell.Open{Salts: salts, Tokenizer: tok, Total: 12, Seed: 5, Cell: "c1"})
 	require.NoError(t, err)
 	p := reqs.(*prefixRequests)
 	prompts := make([]string, 12)
@@ -49,10 +50,18 @@ func TestSharedPrefixGroups(t *testing.T) {
 			}
 		}
 	}
-	// Another cell (or run) gets other salts: no prefix carried over.
-	other, err := src.Open(context.Background(), cell.Open{Salts: cell.NewSalter(6), Tokenizer: tok, Total: 12, Seed: 5})
-	require.NoError(t, err)
-	assert.Less(t, commonPrefix(prompts[0], other.Request(context.Background(), 0).Prompt), strings.Index(prompts[0], "\n"))
+	// Another cell of the run (the same salter and seed, as in a real
+	// run), its next repetition, or another run gets other salts: no
+	// prefix carried over.
+	for _, o := range []cell.Open{
+		{Salts: salts, Tokenizer: tok, Total: 12, Seed: 5, Cell: "c2"},
+		{Salts: salts, Tokenizer: tok, Total: 12, Seed: 5, Cell: "c1", Rep: 1},
+		{Salts: cell.NewSalter(6), Tokenizer: tok, Total: 12, Seed: 5, Cell: "c1"},
+	} {
+		other, err := src.Open(context.Background(), o)
+		require.NoError(t, err)
+		assert.Less(t, commonPrefix(prompts[0], other.Request(context.Background(), 0).Prompt), strings.Index(prompts[0], "\n"), "%s rep %d", o.Cell, o.Rep)
+	}
 }
 
 func commonPrefix(a, b string) int {

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/infbench/infbench/cell"
 	"github.com/infbench/infbench/config"
@@ -18,14 +19,16 @@ import (
 // top), else to 4 bytes a token.
 type Synthetic struct{ Spec config.WorkloadSpec }
 
-// Open draws every request's lengths and fits their texts.
+// Open draws every request's lengths and fits their texts. The lengths
+// are the whole cell's, drawn with the run's seed (cell.Open.RunSeed): a
+// shard takes those at its requests' run-wide indices, so that the
+// shards of a run send together the lengths one process would.
 func (s Synthetic) Open(ctx context.Context, o cell.Open) (cell.Requests, error) {
-	rng := newRand(o.Seed, s.Spec.Name)
-	ins, outs := make([]int, o.Total), make([]int, o.Total)
+	rng := newRand(runSeed(o), s.Spec.Name)
+	ins, outs := globalDraws(o, rng, s.Spec.InputTokens, s.Spec.OutputTokens)
 	top := 0
-	for i := range ins {
-		ins[i], outs[i] = draw(s.Spec.InputTokens, rng), draw(s.Spec.OutputTokens, rng)
-		top = max(top, ins[i])
+	for _, n := range ins {
+		top = max(top, n)
 	}
 	f := newFitter(o.Tokenizer, rng, top)
 	texts := make([]string, o.Total)
@@ -36,7 +39,37 @@ func (s Synthetic) Open(ctx context.Context, o cell.Open) (cell.Requests, error)
 		}
 		texts[i] = t[len(cell.FixedSaltTemplate):]
 	}
-	return &synthRequests{texts: texts, outs: outs, salts: o.Salts, f: f}, nil
+	return &synthRequests{texts: texts, outs: outs, salts: o.Salts, f: f, o: o}, nil
+}
+
+// runSeed is the seed every shard of the run shares (cell.Open.RunSeed),
+// or Seed where the opener gave none.
+func runSeed(o cell.Open) uint64 {
+	if o.RunSeed == 0 {
+		return o.Seed
+	}
+	return o.RunSeed
+}
+
+// globalDraws draws the whole cell's lengths, request by run-wide index,
+// from a and b in turn, and returns those of this shard's o.Total
+// requests, in their local order (position j is run-wide request
+// o.Shard.GlobalIndex(j)). Unsharded, they are the first o.Total draws.
+func globalDraws(o cell.Open, rng *rand.Rand, a, b config.Dist) (as, bs []int) {
+	as, bs = make([]int, o.Total), make([]int, o.Total)
+	if o.Total == 0 {
+		return as, bs
+	}
+	need := o.Shard.GlobalIndex(o.Total-1) + 1
+	allA, allB := make([]int, need), make([]int, need)
+	for g := range need {
+		allA[g], allB[g] = draw(a, rng), draw(b, rng)
+	}
+	for j := range o.Total {
+		g := o.Shard.GlobalIndex(j)
+		as[j], bs[j] = allA[g], allB[g]
+	}
+	return as, bs
 }
 
 // Describe gives the distributions.
@@ -57,10 +90,11 @@ type synthRequests struct {
 	outs  []int
 	salts *cell.Salter
 	f     *fitter
+	o     cell.Open
 }
 
 func (r *synthRequests) Request(_ context.Context, i int) loadgen.Request {
-	i %= len(r.texts)
+	i = r.o.LocalIndex(i) % len(r.texts)
 	return loadgen.Request{Prompt: r.salts.NextFixed() + r.texts[i], MaxTokens: r.outs[i]}
 }
 
