@@ -240,3 +240,27 @@ func TestShardOpensItsShare(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cell.Open{Salts: got.Salts, Total: 24, Seed: 9, Concurrency: 8, RunSeed: 9, Cell: cl.Name()}, got)
 }
+
+// A prompt category's shards together send the texts one process sends:
+// request i of shard s takes the text of its run-wide index.
+func TestShardedPromptsSendOneProcessTexts(t *testing.T) {
+	p := cell.Prompts{Texts: []string{"a", "b", "c", "d"}, MaxTokens: 4}
+	texts := func(o cell.Open, n int) []string {
+		r, err := p.Open(context.Background(), o)
+		require.NoError(t, err)
+		var out []string
+		for i := range n {
+			q := r.Request(context.Background(), i)
+			out = append(out, q.Prompt[strings.Index(q.Prompt, "\n")+1:])
+		}
+		return out
+	}
+	one := texts(cell.Open{Salts: cell.NewSalter(1), Concurrency: 4, Total: 12}, 12)
+	var both []string
+	for s := range 2 {
+		sh := cell.Shard{Index: s, Count: 2}
+		both = append(both, texts(cell.Open{Salts: cell.NewShardSalter(1, sh), Concurrency: 2, Total: 6, Shard: sh}, 6)...)
+	}
+	assert.ElementsMatch(t, one, both)
+	assert.Equal(t, []string{"a", "c", "a", "c", "a", "c"}, both[:6], "shard 0 takes indices 0, 2, 4, …")
+}
