@@ -89,7 +89,16 @@ sweep: {enabled: true, start: 16, factor: 2, resolution: 0.05, max_cells: %d, re
 	for _, pr := range res.Search.Probes {
 		t.Logf("  %g requests/s: pass %v: %s", pr.Rate, pr.Pass, pr.Why())
 	}
-	assert.InEpsilon(t, lambda, found, 0.10, "slo-max-req/s %g vs the model's %.2f", found, lambda)
+	if raceEnabled {
+		// The race detector multiplies the client's and the simulator's
+		// CPU cost: next to a busy loop they fell behind the schedule at
+		// 16.7 requests/s (the model's 40.5). A starved machine can only
+		// lower the capacity found, never raise it.
+		t.Log("under -race the machine, not the model, bounds the capacity: only its upper bound is checked")
+		assert.LessOrEqual(t, found, 1.10*lambda, "slo-max-req/s %g vs the model's %.2f", found, lambda)
+	} else {
+		assert.InEpsilon(t, lambda, found, 0.10, "slo-max-req/s %g vs the model's %.2f", found, lambda)
+	}
 	assert.LessOrEqual(t, len(res.Search.Probes), maxCell)
 	assert.Equal(t, sweep.StopResolution, res.Search.Stopped)
 	assert.Greater(t, res.Search.Hi, found, "a fail above the capacity found")
