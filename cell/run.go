@@ -45,7 +45,9 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	}
 	t := newTally(c, progress)
 	t.started(load)
-	records, err := loop.Run(ctx, doneDoer{d, reqs}, func(i int) loadgen.Request {
+	records, err := loop.Run(ctx, doneDoer{d, reqs}, func(ctx context.Context, i int) loadgen.Request {
+		// The loop's context: it ends when the give-up rule stops the
+		// loop, so a request waiting for a think time ends with it.
 		return reqs.Request(ctx, i)
 	}, func(r loadgen.Record) {
 		t.add(r)

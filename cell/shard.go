@@ -140,7 +140,7 @@ func shardSeed(seed uint64, s Shard) uint64 {
 // requests or slots than shards): it sends nothing.
 type idle struct{}
 
-func (idle) Run(context.Context, loadgen.Doer, func(int) loadgen.Request, func(loadgen.Record)) ([]loadgen.Record, error) {
+func (idle) Run(context.Context, loadgen.Doer, func(context.Context, int) loadgen.Request, func(loadgen.Record)) ([]loadgen.Record, error) {
 	return nil, nil
 }
 

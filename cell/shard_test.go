@@ -97,7 +97,7 @@ func TestShardLoops(t *testing.T) {
 		loop, desc := c.Loop()
 		var asked []int
 		var mu sync.Mutex
-		recs, err := loop.Run(context.Background(), instant, func(k int) loadgen.Request {
+		recs, err := loop.Run(context.Background(), instant, func(_ context.Context, k int) loadgen.Request {
 			mu.Lock()
 			defer mu.Unlock()
 			asked = append(asked, k)

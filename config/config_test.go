@@ -235,6 +235,19 @@ func TestWorkloadSpecs(t *testing.T) {
 		assert.ErrorContains(t, err, want, yaml)
 	}
 
+	// A field another kind takes is refused, naming the workload, the
+	// field, the kind and what the kind takes.
+	for yaml, want := range map[string]string{
+		"  - {name: s, kind: synthetic, input_tokens: 8, output_tokens: 8, prefix_tokens: 512}\n":                               `e.yaml: workloads[0] (s): prefix_tokens: not used by kind synthetic, remove it (kind synthetic takes input_tokens, output_tokens)`,
+		"  - {name: p, kind: shared_prefix, groups: 2, prefix_tokens: 8, suffix_tokens: 8, output_tokens: 8, think_time: 1s}\n": `e.yaml: workloads[0] (p): think_time: not used by kind shared_prefix, remove it (kind shared_prefix takes groups, prefix_tokens, suffix_tokens, output_tokens)`,
+		"  - {name: d, kind: dataset, path: x.json, format: sharegpt, turns: 3}\n":                                              `e.yaml: workloads[0] (d): turns: not used by kind dataset, remove it (kind dataset takes path, format, sample, min_input_tokens, max_input_tokens, max_output_tokens, max_tokens)`,
+		"  - {name: m, kind: multi_turn, turns: 2, input_tokens: 8, output_tokens: 8, max_tokens: 9}\n":                         `e.yaml: workloads[0] (m): max_tokens: not used by kind multi_turn, remove it (kind multi_turn takes turns, think_time, input_tokens, output_tokens)`,
+	} {
+		_, err := ParseRun("e.yaml", []byte(base+"workloads:\n"+yaml))
+		require.Error(t, err, yaml)
+		assert.Equal(t, want, err.Error(), yaml)
+	}
+
 	r, err = ParseRun("e.yaml", []byte(base))
 	require.NoError(t, err)
 	require.NoError(t, r.ApplyEnv(func(k string) string { return map[string]string{EnvWorkloads: "short, syn"}[k] }))

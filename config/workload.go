@@ -232,6 +232,9 @@ func (w WorkloadSpec) Validate() error {
 		}
 		return nil
 	}
+	if err := w.foreignField(); err != nil {
+		return err
+	}
 	switch w.Kind {
 	case WorkloadDataset:
 		if w.Path == "" {

@@ -231,7 +231,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		}
 		defer lc.Close()
 		recs, err := loadgen.ClosedLoop{Concurrency: 4, Warmup: 2, Requests: 8}.Run(t.Context(), lc,
-			func(i int) loadgen.Request {
+			func(_ context.Context, i int) loadgen.Request {
 				return loadgen.Request{Prompt: strconv.Itoa(i) + " What color is the sky?", MaxTokens: 8}
 			}, nil)
 		if err != nil {

@@ -73,7 +73,9 @@ func TestAccuracyAgainstServerTruth(t *testing.T) {
 		epoch time.Time
 		once  sync.Once
 	)
-	req := func(i int) Request { return Request{Prompt: "h" + strconv.Itoa(i), MaxTokens: tokens} }
+	req := func(_ context.Context, i int) Request {
+		return Request{Prompt: "h" + strconv.Itoa(i), MaxTokens: tokens}
+	}
 	// Warmup flows into the measured requests; the ramp spreads the first
 	// connections over one request's duration, so that measuring starts in
 	// steady state rather than with 1000 simultaneous dials.

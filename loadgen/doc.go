@@ -150,4 +150,14 @@
 // requests in flight and returns a *HopelessError (errors.Is ErrHopeless).
 // k is GiveUpAfter, by default the concurrency (OpenLoop: MaxInFlight)
 // clamped to 2..8, so a server that stalls costs about one stall timeout.
+// A request builder gets the loop's context, which ends then too.
+//
+// Turns. Records of a multi-turn workload carry a session and a turn; the
+// summary gives TTFT of first turns (TTFTTurn1), of later turns
+// (TTFTLater) and of each turn number (TTFTByTurn, summary.json
+// ttft_by_turn_ns, every turn). The benchmark line has ttft-turn1-p50-ns,
+// ttft-later-p50-ns and ttft-turnK-p50-ns for K = 2..MaxTurnMetrics (8):
+// a line of 8 more metrics is still readable by benchstat, and sessions
+// longer than 8 turns are rare in benchmarks; later turns are in
+// summary.json. Summaries of records without turns leave all of it out.
 package loadgen

@@ -27,7 +27,7 @@ func ExampleClosedLoop() {
 	defer c.Close()
 
 	loop := loadgen.ClosedLoop{Concurrency: 4, Warmup: 4, Requests: 12}
-	recs, err := loop.Run(context.Background(), c, func(i int) loadgen.Request {
+	recs, err := loop.Run(context.Background(), c, func(_ context.Context, i int) loadgen.Request {
 		return loadgen.Request{Prompt: fmt.Sprintf("request %d: say something", i), MaxTokens: 16}
 	}, nil)
 	if err != nil {

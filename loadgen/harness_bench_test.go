@@ -74,7 +74,7 @@ func BenchmarkIngestConc1000(b *testing.B) {
 	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
 	require.NoError(b, err)
 	defer c.Close()
-	req := func(int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
+	req := func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
 	// Open the connections first: the figure is for steady streaming.
 	if _, err := (ClosedLoop{Concurrency: conc, Requests: conc}).Run(context.Background(), c, req, nil); err != nil {
 		b.Fatal(err)
@@ -124,7 +124,7 @@ func BenchmarkPacedStreams(b *testing.B) {
 	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
 	require.NoError(b, err)
 	defer c.Close()
-	req := func(int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
+	req := func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: tokens} }
 	// Open the connections first, spread over one request's duration.
 	if _, err := (ClosedLoop{Concurrency: conc, Requests: conc, Ramp: ttft + tokens*gap}).Run(context.Background(), c, req, nil); err != nil {
 		b.Fatal(err)
@@ -170,7 +170,7 @@ func BenchmarkStreamMemory(b *testing.B) {
 	c, err := NewClient(Target{BaseURL: url, Model: "m", IncludeUsage: true}, conc)
 	require.NoError(b, err)
 	defer c.Close()
-	req := func(int) Request { return Request{Prompt: "p", MaxTokens: 4} }
+	req := func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 4} }
 	inUse := func() uint64 {
 		var m runtime.MemStats
 		runtime.GC()

@@ -34,8 +34,11 @@ func (s Summary) Metrics() []Metric {
 		}
 	}
 	dist(s.TTFT, "ttft", "p50", "p90", "p99")
-	dist(s.TTFTTurn1, "ttft-turn1", "p50")
-	dist(s.TTFTLater, "ttft-later", "p50")
+	if s.TTFTTurn1 != nil {
+		dist(*s.TTFTTurn1, "ttft-turn1", "p50")
+		dist(*s.TTFTLater, "ttft-later", "p50")
+		s.turnMetrics(dist)
+	}
 	dist(s.TPOT, "tpot", "p50", "p99")
 	dist(s.ITL, "itl", "p50", "p99")
 	dist(s.E2E, "e2e", "p50", "p99")

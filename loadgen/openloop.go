@@ -137,7 +137,7 @@ func gamma(rng *rand.Rand, shape float64) float64 {
 // cancelled no new request starts and the ones in flight end with
 // ErrorKind KindCanceled; so they do when the give-up rule stops the run
 // (a *HopelessError).
-func (l OpenLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
+func (l OpenLoop) Run(ctx context.Context, d Doer, request func(ctx context.Context, i int) Request, sink func(Record)) ([]Record, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ dispatch:
 		go func(j, k int) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			rec := d.Do(ctx, request(k), epoch)
+			rec := d.Do(ctx, request(ctx, k), epoch)
 			rec.Paced, rec.Scheduled = true, sched[k]
 			col.addAs(ctx, j, k, rec)
 		}(j, k)

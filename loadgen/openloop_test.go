@@ -92,7 +92,7 @@ func TestOpenLoopKeepsItsRate(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	loop := OpenLoop{Rate: 200, Warmup: 20, Requests: 200, Seed: 7, MaxInFlight: 64}
-	recs, err := loop.Run(context.Background(), c, func(int) Request { return Request{Prompt: "p", MaxTokens: 3} }, nil)
+	recs, err := loop.Run(context.Background(), c, func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 3} }, nil)
 	require.NoError(t, err)
 	require.Len(t, recs, 220)
 	for i, r := range recs {
@@ -125,7 +125,7 @@ func TestOpenLoopHasNoCoordinatedOmission(t *testing.T) {
 	defer c.Close()
 	// 100 requests/s offered, about 45 served: the backlog grows.
 	loop := OpenLoop{Rate: 100, Burstiness: 100, Requests: 40, Seed: 3, MaxInFlight: 1}
-	recs, err := loop.Run(context.Background(), c, func(int) Request { return Request{Prompt: "p", MaxTokens: 2} }, nil)
+	recs, err := loop.Run(context.Background(), c, func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 2} }, nil)
 	require.NoError(t, err)
 	s := Summarize(recs, SLO{})
 	require.Equal(t, 40, s.Completed, s.FirstErrors)
@@ -159,7 +159,7 @@ func TestOpenLoopStopsOnCancel(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
 	defer cancel()
-	recs, err := OpenLoop{Rate: 20, Requests: 1000, MaxInFlight: 8}.Run(ctx, c, func(int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
+	recs, err := OpenLoop{Rate: 20, Requests: 1000, MaxInFlight: 8}.Run(ctx, c, func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotEmpty(t, recs)
 	assert.Less(t, len(recs), 1000)
@@ -197,7 +197,7 @@ func TestOpenLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	recs, err := OpenLoop{Rate: 20, Requests: 200, MaxInFlight: 64, Seed: 1}.Run(context.Background(), c,
-		func(int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
+		func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
 	var h *HopelessError
 	require.ErrorAs(t, err, &h)
 	assert.Equal(t, 8, h.Failed)

@@ -14,10 +14,10 @@ type Doer interface {
 }
 
 // Loop is a load pattern: ClosedLoop or OpenLoop. Run drives d, building
-// the i-th request with request(i) and passing every finished record to
+// the i-th request with request(ctx, i) and passing every finished record to
 // sink; it returns the records in index order.
 type Loop interface {
-	Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error)
+	Run(ctx context.Context, d Doer, request func(ctx context.Context, i int) Request, sink func(Record)) ([]Record, error)
 }
 
 // ClosedLoop keeps exactly Concurrency requests in flight until Warmup +
@@ -52,15 +52,17 @@ func (l ClosedLoop) Validate() error {
 	return nil
 }
 
-// Run drives d with the loop. request(i) builds the i-th request (warmup
-// included: i runs from 0 to Warmup+Requests-1). Every finished record,
+// Run drives d with the loop. request(ctx, i) builds the i-th request (warmup
+// included: i runs from 0 to Warmup+Requests-1); ctx is the loop's, which
+// ends when ctx does or the give-up rule stops the loop, so a request
+// builder that blocks must return when it ends. Every finished record,
 // warmup or not, is passed to sink as soon as it completes (sink may be nil;
 // it is called from many goroutines, one call at a time). Run returns the
 // records in index order. When ctx is cancelled no new request starts, the
 // ones in flight end with ErrorKind KindCanceled, and Run returns what it
 // has with ctx's error; so it does when the give-up rule stops it, with a
 // *HopelessError (errors.Is ErrHopeless).
-func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request, sink func(Record)) ([]Record, error) {
+func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(ctx context.Context, i int) Request, sink func(Record)) ([]Record, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
@@ -98,7 +100,7 @@ func (l ClosedLoop) Run(ctx context.Context, d Doer, request func(i int) Request
 				if i >= total {
 					return
 				}
-				col.add(ctx, i, d.Do(ctx, request(i), epoch))
+				col.add(ctx, i, d.Do(ctx, request(ctx, i), epoch))
 			}
 		}(w)
 	}

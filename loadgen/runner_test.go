@@ -171,7 +171,7 @@ func TestClosedLoopKeepsExactlyCInFlight(t *testing.T) {
 
 	var sunk atomic.Int64
 	loop := ClosedLoop{Concurrency: conc, Warmup: warmup, Requests: requests}
-	recs, err := loop.Run(context.Background(), d, func(i int) Request { return Request{Prompt: "p", MaxTokens: 30} },
+	recs, err := loop.Run(context.Background(), d, func(_ context.Context, i int) Request { return Request{Prompt: "p", MaxTokens: 30} },
 		func(Record) { sunk.Add(1) })
 	require.NoError(t, err)
 	require.Len(t, recs, warmup+requests)
@@ -219,7 +219,7 @@ func TestClosedLoopStopsOnCancel(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
 	defer cancel()
-	recs, err := ClosedLoop{Concurrency: 4, Requests: 100}.Run(ctx, c, func(int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
+	recs, err := ClosedLoop{Concurrency: 4, Requests: 100}.Run(ctx, c, func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 1000} }, nil)
 	assert.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, recs, 4, "only the 4 requests in flight were started")
@@ -257,7 +257,7 @@ func TestClosedLoopReusesConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	recs, err := ClosedLoop{Concurrency: 8, Requests: 400}.Run(context.Background(), c,
-		func(int) Request { return Request{Prompt: "p", MaxTokens: 5} }, nil)
+		func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 5} }, nil)
 	require.NoError(t, err)
 	require.Equal(t, 400, Summarize(recs, SLO{}).Completed)
 	assert.LessOrEqual(t, conns.Load(), int64(10), "connections opened for 400 requests at concurrency 8")
@@ -297,7 +297,7 @@ func TestClosedLoopGivesUpWhenTheFirstRequestsAllStall(t *testing.T) {
 	defer c.Close()
 	start := time.Now()
 	recs, err := ClosedLoop{Concurrency: 4, Warmup: 4, Requests: 20}.Run(context.Background(), c,
-		func(int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
+		func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 8} }, nil)
 	took := time.Since(start)
 	require.ErrorIs(t, err, ErrHopeless)
 	var h *HopelessError
@@ -338,7 +338,7 @@ func TestGiveUpRuleReasons(t *testing.T) {
 	c, err := NewClient(Target{BaseURL: mixed.URL, Model: "m"}, 3)
 	require.NoError(t, err)
 	defer c.Close()
-	req := func(int) Request { return Request{Prompt: "p", MaxTokens: 2} }
+	req := func(context.Context, int) Request { return Request{Prompt: "p", MaxTokens: 2} }
 	_, err = ClosedLoop{Concurrency: 3, Requests: 30}.Run(context.Background(), c, req, nil)
 	var h *HopelessError
 	require.ErrorAs(t, err, &h)

@@ -94,11 +94,14 @@ type Summary struct {
 	// requests (measured sends / the span of their due times).
 	DueReqPerSec float64 `json:"due_req_per_s,omitempty"`
 
-	// Multi-turn workloads only (records with a turn): TTFT of each
-	// session's first turn, and of its later turns, which send the
-	// conversation so far and may find it in the prefix cache.
-	TTFTTurn1 Dist `json:"ttft_turn1_ns"`
-	TTFTLater Dist `json:"ttft_later_ns"`
+	// Multi-turn workloads only (records with a turn; nil, and left out
+	// of summary.json, otherwise): TTFT of each session's first turn, and
+	// of its later turns, which send the conversation so far and may find
+	// it in the prefix cache; and TTFT per turn number, turn 1 first
+	// (a turn no record reached has n 0).
+	TTFTTurn1  *Dist      `json:"ttft_turn1_ns,omitempty"`
+	TTFTLater  *Dist      `json:"ttft_later_ns,omitempty"`
+	TTFTByTurn []TurnDist `json:"ttft_by_turn_ns,omitempty"`
 	// InputTokens says how the workload's input lengths were made:
 	// "tokenized by POST /tokenize" (the engine's own tokenizer) or
 	// "estimated (...)"; empty for a workload of fixed texts.

@@ -105,8 +105,8 @@ func TestMultiTurnQuotesServerAnswers(t *testing.T) {
 				prompt := b["prompt"].(string)
 				for k := range i {
 					if strings.Contains(prompt, srv.answers[k]) {
-						assert.True(t, strings.HasPrefix(prompt, srv.bodies[k]["prompt"].(string)+"\n\n"+srv.answers[k]),
-							"body %d continues body %d's prompt with its answer", i, k)
+						assert.True(t, strings.HasPrefix(prompt, srv.bodies[k]["prompt"].(string)+srv.answers[k]+"\n\n"),
+							"body %d continues body %d's prompt with its answer, nothing between, then a blank line", i, k)
 						quoted++
 					}
 				}

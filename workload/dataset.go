@@ -56,7 +56,11 @@ func newDataset(w config.WorkloadSpec, dir string) (*Dataset, error) {
 			continue
 		}
 		if w.MaxTokens == 0 && e.OutputTokens == 0 {
-			return nil, fmt.Errorf("workload %s: %s: an entry has no output_tokens and the workload sets no max_tokens: give either", w.Name, path)
+			where := e.Where
+			if where == "" {
+				where = path
+			}
+			return nil, fmt.Errorf("workload %s: %s: field \"output_tokens\": missing and the workload sets no max_tokens (give the entry output_tokens, or set max_tokens on the workload)", w.Name, where)
 		}
 		d.Entries = append(d.Entries, e)
 	}

@@ -35,7 +35,7 @@ func TestJSONLSample(t *testing.T) {
 	es, err := ParseJSONL("sample.jsonl", data)
 	require.NoError(t, err)
 	require.Len(t, es, 24)
-	assert.Equal(t, Entry{Prompt: "Write a short note for a class notice board about why bread dough rises.", OutputTokens: 40}, es[1])
+	assert.Equal(t, Entry{Prompt: "Write a short note for a class notice board about why bread dough rises.", OutputTokens: 40, Where: "sample.jsonl:2"}, es[1])
 }
 
 // Every malformed case stops the load with the file, the entry (index or
@@ -65,6 +65,14 @@ func TestMalformedDatasets(t *testing.T) {
 			assert.Equal(t, "workload bad: "+want, err.Error())
 		})
 	}
+}
+
+// An entry without output_tokens, in a workload without max_tokens, is
+// named by its line.
+func TestDatasetMissingOutputTokens(t *testing.T) {
+	_, err := New(config.WorkloadSpec{Name: "bad", Kind: config.WorkloadDataset, Path: "bad/output-missing.jsonl", Format: config.FormatJSONL}, "testdata")
+	require.Error(t, err)
+	assert.Equal(t, `workload bad: testdata/bad/output-missing.jsonl:4: field "output_tokens": missing and the workload sets no max_tokens (give the entry output_tokens, or set max_tokens on the workload)`, err.Error())
 }
 
 func TestDatasetFiltersAndSample(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 type Entry struct {
 	Prompt       string
 	OutputTokens int
+	Where        string // where it is in its file, for errors: "x.jsonl:7" ("" where unknown)
 }
 
 // estimateTokens is a text's length in tokens at bytesPerToken.

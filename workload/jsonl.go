@@ -27,7 +27,7 @@ func ParseJSONL(file string, data []byte) ([]Entry, error) {
 			}
 			return nil, fmt.Errorf("%s:%d: not JSON: %w", file, no, err)
 		}
-		var e Entry
+		e := Entry{Where: fmt.Sprintf("%s:%d", file, no)}
 		p, ok := obj["prompt"]
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: field \"prompt\": missing", file, no)

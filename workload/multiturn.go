@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +15,9 @@ import (
 // MultiTurn is a multi-turn workload: sessions of Turns turns. Turn k
 // sends the conversation so far — for chat, the messages user, assistant,
 // user, … with the model's actual answers as it streamed them; for
-// completions, the same texts concatenated — then a new user message of
+// completions, the previous turn's prompt followed at once by its answer
+// exactly as streamed (so the text the engine cached while generating it
+// is a prefix of the next prompt), then a blank line — then a new user message of
 // InputTokens tokens, asking for OutputTokens. The next turn of a session
 // is built only once its previous answer has arrived and ThinkTime has
 // passed. The salt is per session, at the start of its first message, so
@@ -78,10 +79,14 @@ func (m MultiTurn) MaxSeqTokens() int {
 }
 
 type session struct {
-	id    int // 1-based
-	turn  int // the next turn to send, 1-based
-	msgs  []loadgen.Message
-	first int // index of its lengths in ins/outs
+	id   int // 1-based
+	turn int // the next turn to send, 1-based
+	msgs []loadgen.Message
+	// prompt is the completions prompt: the last one sent, and once its
+	// answer has arrived, that answer appended with nothing between.
+	prompt string
+	first  int       // index of its lengths in ins/outs
+	at     time.Time // when its next turn may be sent (the think time's end)
 }
 
 type turnRequests struct {
@@ -128,27 +133,39 @@ func (r *turnRequests) Request(ctx context.Context, _ int) loadgen.Request {
 	case <-ctx.Done():
 		return loadgen.Request{MaxTokens: 1} // canceled at once by Do
 	}
+	// The think time is waited here, under the loop's ctx: when the loop
+	// stops (ctx done, or the give-up rule), the wait ends at once and
+	// its timer is stopped, so no timer outlives the cell.
+	if wait := time.Until(s.at); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return loadgen.Request{MaxTokens: 1} // canceled at once by Do
+		}
+	}
 	k := s.first + s.turn - 1
 	if s.turn == 1 {
 		text := r.message(cell.FixedSaltTemplate, r.ins[k])
 		s.msgs = []loadgen.Message{{Role: "user", Content: r.salts.NextFixed() + text[len(cell.FixedSaltTemplate):]}}
+		s.prompt = s.msgs[0].Content
 	} else {
-		s.msgs = append(s.msgs, loadgen.Message{Role: "user", Content: r.message("", r.ins[k])})
+		m := r.message("", r.ins[k])
+		s.msgs = append(s.msgs, loadgen.Message{Role: "user", Content: m})
+		s.prompt += turnSeparator + m
 	}
 	msgs := append([]loadgen.Message(nil), s.msgs...)
-	return loadgen.Request{Prompt: concat(msgs), Messages: msgs, MaxTokens: r.outs[k], KeepText: true,
+	return loadgen.Request{Prompt: s.prompt, Messages: msgs, MaxTokens: r.outs[k], KeepText: true,
 		Session: s.id, Turn: s.turn}
 }
 
-// concat is a conversation as one completions prompt: the texts in order,
-// a blank line apart.
-func concat(msgs []loadgen.Message) string {
-	parts := make([]string, len(msgs))
-	for i, m := range msgs {
-		parts[i] = m.Content
-	}
-	return strings.Join(parts, "\n\n")
-}
+// turnSeparator stands between an answer and the next user message in a
+// completions prompt. Nothing stands between a prompt and its answer: the
+// model generated the answer right after the prompt, so the engine's
+// cached blocks of prompt+answer match the next prompt up to the answer's
+// end.
+const turnSeparator = "\n\n"
 
 // Done records a turn's answer and schedules the session's next turn
 // after the think time, or ends the session (last turn, or a failure) and
@@ -168,12 +185,12 @@ func (r *turnRequests) Done(rec loadgen.Record) {
 		return
 	}
 	s.msgs = append(s.msgs, loadgen.Message{Role: "assistant", Content: rec.Text})
+	s.prompt += rec.Text
 	s.turn++
-	if r.spec.ThinkTime <= 0 {
-		r.ready <- s
-		return
-	}
-	time.AfterFunc(r.spec.ThinkTime, func() { r.ready <- s })
+	// Request waits out the think time; at most Concurrency sessions are
+	// live, so ready has room.
+	s.at = time.Now().Add(r.spec.ThinkTime)
+	r.ready <- s
 }
 
 // InputTokens says how message lengths were made.

@@ -234,7 +234,9 @@ func TestPeakRequestsInFlight(t *testing.T) {
 	l := listen(t, Config{Model: "m", MaxBatch: 4, Timing: Linear{Base: time.Millisecond}})
 	c := client(t, l, loadgen.Chat, true, false)
 	recs, err := loadgen.ClosedLoop{Concurrency: 8, Requests: 64}.Run(context.Background(), c,
-		func(i int) loadgen.Request { return loadgen.Request{Prompt: fmt.Sprint("hello ", i), MaxTokens: 8} }, nil)
+		func(_ context.Context, i int) loadgen.Request {
+			return loadgen.Request{Prompt: fmt.Sprint("hello ", i), MaxTokens: 8}
+		}, nil)
 	require.NoError(t, err)
 	for _, r := range recs {
 		require.True(t, r.OK(), r.Error)
@@ -353,7 +355,9 @@ func TestSharedPrefixBeatsSalted(t *testing.T) {
 	run := func(prompt func(i int) string) (loadgen.Summary, float64) {
 		q0, h0 := cacheCounters(t, l)
 		recs, err := loadgen.ClosedLoop{Concurrency: 4, Requests: 24}.Run(context.Background(), client(t, l, loadgen.Completions, true, false),
-			func(i int) loadgen.Request { return loadgen.Request{Prompt: prompt(i), MaxTokens: 4} }, nil)
+			func(_ context.Context, i int) loadgen.Request {
+				return loadgen.Request{Prompt: prompt(i), MaxTokens: 4}
+			}, nil)
 		require.NoError(t, err)
 		s := loadgen.Summarize(recs, loadgen.SLO{})
 		require.Zero(t, s.Failed, s.FirstErrors)

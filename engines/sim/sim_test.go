@@ -142,7 +142,7 @@ func TestSimBehavesLikeABatchingEngine(t *testing.T) {
 	run := func(conc int) loadgen.Summary {
 		c := client(t, l, loadgen.Chat, true, false)
 		recs, err := loadgen.ClosedLoop{Concurrency: conc, Warmup: conc, Requests: 3 * conc}.Run(context.Background(), c,
-			func(int) loadgen.Request { return loadgen.Request{Prompt: "hello", MaxTokens: 20} }, nil)
+			func(context.Context, int) loadgen.Request { return loadgen.Request{Prompt: "hello", MaxTokens: 20} }, nil)
 		require.NoError(t, err)
 		s := loadgen.Summarize(recs, loadgen.SLO{})
 		require.Zero(t, s.Failed, s.FirstErrors)
