@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"time"
@@ -46,8 +47,13 @@ func OpenRun(ctx context.Context, s *Suite, p *Progress, stdout io.Writer, gpuBu
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Suite: s, Results: w, Salts: cell.NewShardSalter(s.Seed, s.cellShard()), Progress: p, Stdout: stdout}
+	r := &Run{Suite: s, Results: w, Progress: p, Stdout: stdout}
 	if err := r.joinShards(ctx); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	salt := saltSeed(s.Seed, r.Shard)
+	r.Salts = cell.NewShardSalter(salt, s.cellShard())
+	if err := w.UpdateRun(func(run *resultsdir.Run) { run.SaltSeed = fmt.Sprintf("%x", salt) }); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
 	g, why := OpenTelemetry(gpuBuild, nvml.New())
@@ -269,4 +275,21 @@ func outputTokens(recs []loadgen.Record) int {
 		}
 	}
 	return n
+}
+
+// saltSeed is the seed of a run's prompt salts: the run seed mixed with
+// a value new to this run — random, or in a sharded run the hash of its
+// coordinator's run id, which every shard shares (their salts stay
+// disjoint, and a shared prefix's group salt the same on every shard).
+// A rerun with INFBENCH_SEED reproduces the open-loop schedules and the
+// workloads' samples and lengths (they use the run seed), but none of an
+// earlier run's prompts: a long-lived server's prefix cache cannot serve
+// them.
+func saltSeed(seed uint64, m *shard.Member) uint64 {
+	if m == nil {
+		return seed ^ RandomSeed()
+	}
+	h := fnv.New64a()
+	h.Write([]byte(m.Run))
+	return seed ^ (h.Sum64() | 1)
 }

@@ -44,6 +44,12 @@ type Run struct {
 	// Shard is set in the folder of one shard of a sharded run, and in
 	// the folder merged from them (MergedFrom).
 	Shard *Shard `json:"shard,omitempty"`
+	// SaltSeed is the seed of the prompts' salts (hexadecimal): the run
+	// seed mixed with a value new to every run (a sharded run's: its
+	// coordinator's run id), so that rerunning a seed reproduces the
+	// schedules and samples but no prompt of an earlier run, and a
+	// server's prefix cache keeps nothing from it.
+	SaltSeed string `json:"salt_seed,omitempty"`
 }
 
 // Engine is one engine of the run.
