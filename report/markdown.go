@@ -176,40 +176,35 @@ func (m *marks) pair(p50, p99 Value) string {
 // writeTable writes one row per concurrency and, per engine, tok/s,
 // TTFT p50/p99, TPOT p50/p99 and err %.
 func writeTable(b *strings.Builder, c *Category) {
-	b.WriteString("| conc |")
-	for _, e := range c.Engines {
-		fmt.Fprintf(b, " %[1]s tok/s | %[1]s TTFT p50 / p99 | %[1]s TPOT p50 / p99 | %[1]s err %% |", mdEscape(e))
-	}
-	b.WriteString("\n|---:|")
-	b.WriteString(strings.Repeat("---:|---:|---:|---:|", len(c.Engines)))
-	b.WriteString("\n")
-	var m marks
-	for _, conc := range c.Concs {
-		fmt.Fprintf(b, "| %d |", conc)
-		for _, e := range c.Engines {
-			p := c.At(e, conc)
-			if p == nil {
-				b.WriteString(" – | – | – | – |")
-				continue
-			}
-			fmt.Fprintf(b, " %s | %s | %s | %s |", num(p.OutTokPerSec.Med, 0),
-				m.pair(p.TTFTP50, p.TTFTP99), m.pair(p.TPOTP50, p.TPOTP99), num(p.ErrPct.Med, 1))
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\n")
-	m.write(b)
+	writeConcTable(b, c, []string{"tok/s", "TTFT p50 / p99", "TPOT p50 / p99", "err %%"}, func(p *Point, m *marks) []string {
+		return []string{num(p.OutTokPerSec.Med, 0), m.pair(p.TTFTP50, p.TTFTP99), m.pair(p.TPOTP50, p.TPOTP99), num(p.ErrPct.Med, 1)}
+	})
 }
 
 // writeDetailTable writes, per concurrency and engine, goodput (with an
 // SLO), E2E p50/p99 and ITL p50/p99.
 func writeDetailTable(b *strings.Builder, c *Category, slo bool) {
+	writeConcTable(b, c, []string{"goodput req/s", "E2E p50 / p99", "ITL p50 / p99"}, func(p *Point, m *marks) []string {
+		good := "–"
+		if slo {
+			good = num(p.GoodputReqPS.Med, 2)
+		}
+		return []string{good, m.pair(p.E2EP50, p.E2EP99), m.pair(p.ITLP50, p.ITLP99)}
+	})
+}
+
+// writeConcTable writes one row per concurrency with, per engine, the
+// columns named by heads (each a format, after the engine's name) and
+// filled by row, then the small-sample marks' footnotes.
+func writeConcTable(b *strings.Builder, c *Category, heads []string, row func(*Point, *marks) []string) {
 	b.WriteString("| conc |")
 	for _, e := range c.Engines {
-		fmt.Fprintf(b, " %[1]s goodput req/s | %[1]s E2E p50 / p99 | %[1]s ITL p50 / p99 |", mdEscape(e))
+		for _, h := range heads {
+			fmt.Fprintf(b, " %s "+h+" |", mdEscape(e))
+		}
 	}
 	b.WriteString("\n|---:|")
-	b.WriteString(strings.Repeat("---:|---:|---:|", len(c.Engines)))
+	b.WriteString(strings.Repeat(strings.Repeat("---:|", len(heads)), len(c.Engines)))
 	b.WriteString("\n")
 	var m marks
 	for _, conc := range c.Concs {
@@ -217,14 +212,12 @@ func writeDetailTable(b *strings.Builder, c *Category, slo bool) {
 		for _, e := range c.Engines {
 			p := c.At(e, conc)
 			if p == nil {
-				b.WriteString(" – | – | – |")
+				b.WriteString(strings.Repeat(" – |", len(heads)))
 				continue
 			}
-			good := "–"
-			if slo {
-				good = num(p.GoodputReqPS.Med, 2)
+			for _, v := range row(p, &m) {
+				fmt.Fprintf(b, " %s |", v)
 			}
-			fmt.Fprintf(b, " %s | %s | %s |", good, m.pair(p.E2EP50, p.E2EP99), m.pair(p.ITLP50, p.ITLP99))
 		}
 		b.WriteString("\n")
 	}
