@@ -24,6 +24,7 @@ import (
 
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
+	"github.com/infbench/infbench/internal/benchtest"
 	"github.com/infbench/infbench/loadgen"
 )
 
@@ -342,7 +343,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		}
 		live := create(os.Getppid(), "e2e-live-run") // go test: alive while this test runs
 		gone := create(dead.Process.Pid, "e2e-dead-run")
-		var stderr syncBuffer
+		var stderr benchtest.SyncBuffer
 		eng, err := engines.New(simEngine(name, image), run, engines.WithLogDir(t.TempDir()), engines.WithNotices(&stderr))
 		if err != nil {
 			t.Fatal(err)
@@ -411,7 +412,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		e := simEngine(name, image, "-ready-after", "1h")
 		e.Container.Startup = 3 * time.Second
 		e.Container.Ready.ProbeTimeout = time.Second
-		var notices syncBuffer
+		var notices benchtest.SyncBuffer
 		eng, err := engines.New(e, run, engines.WithLogDir(t.TempDir()), engines.WithNotices(&notices))
 		if err != nil {
 			t.Fatal(err)
@@ -433,22 +434,4 @@ func TestDockerEndToEnd(t *testing.T) {
 			t.Errorf("containers left behind: %v", left)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
