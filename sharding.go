@@ -107,18 +107,18 @@ func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, s
 	if c.Rate > 0 {
 		return sink, err
 	}
-	return shardRecords(c.Shard, sink), err
+	return shardRecords(cell.NumberingOf(c, c.Shard), sink), err
 }
 
 // shardRecords wraps a closed-loop shard's sink: its records' Index and
-// multi-turn Session (1-based) are made run-wide by the same mapping
-// (cell.Shard.GlobalIndex), so that no two shards' requests, nor their
-// sessions, share a number in the merged requests.jsonl.
-func shardRecords(s cell.Shard, sink func(loadgen.Record)) func(loadgen.Record) {
+// multi-turn Session (1-based) are made run-wide (cell.Numbering), so
+// that the shards' requests are numbered as one process's, and no two
+// shards' sessions share a number in the merged requests.jsonl.
+func shardRecords(n cell.Numbering, sink func(loadgen.Record)) func(loadgen.Record) {
 	return func(rec loadgen.Record) {
-		rec.Index = s.GlobalIndex(rec.Index)
+		rec.Index = n.Index(rec.Index)
 		if rec.Session > 0 {
-			rec.Session = s.GlobalIndex(rec.Session-1) + 1
+			rec.Session = n.Session(rec.Session)
 		}
 		sink(rec)
 	}

@@ -114,18 +114,6 @@ func (s Shard) arrivals(total int) int {
 	return (total - s.Index + s.Count - 1) / s.Count
 }
 
-// GlobalIndex is the run-wide index of this shard's local request i: the
-// shards' indices interleave (i·Count + Index), so no two shards share one.
-// A closed-loop shard's records are numbered so; an open-loop shard's
-// carry their index k in the whole schedule already, which is the same
-// number (its i-th arrival is k = i·Count + Index).
-func (s Shard) GlobalIndex(i int) int {
-	if !s.Sharded() {
-		return i
-	}
-	return i*s.Count + s.Index
-}
-
 // shardSeed is a workload's seed made this shard's own: the unsharded
 // seed for a whole cell, else one mixed with the shard count and index,
 // so that the shards draw their samples independently.

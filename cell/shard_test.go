@@ -59,22 +59,17 @@ func TestSharesAddUp(t *testing.T) {
 	}
 }
 
-// Salts and indices of the shards of a run never collide, and those of
-// one shard of one are the unsharded run's.
-func TestShardSaltsAndIndicesAreDisjoint(t *testing.T) {
-	seen, idx := map[string]int{}, map[int]int{}
+// Salts of the shards of a run never collide, and those of one shard of
+// one are the unsharded run's.
+func TestShardSaltsAreDisjoint(t *testing.T) {
+	seen := map[string]int{}
 	for i := range 4 {
-		sh := cell.Shard{Index: i, Count: 4}
-		s := cell.NewShardSalter(0xabc, sh)
-		for k := range 50 {
+		s := cell.NewShardSalter(0xabc, cell.Shard{Index: i, Count: 4})
+		for range 50 {
 			salt := s.Next()
 			prev, dup := seen[salt]
 			require.False(t, dup, "salt %q of shard %d already shard %d's", salt, i, prev)
 			seen[salt] = i
-			g := sh.GlobalIndex(k)
-			prev, dup = idx[g]
-			require.False(t, dup, "index %d of shard %d already shard %d's", g, i, prev)
-			idx[g] = i
 		}
 	}
 	one, whole := cell.NewSalter(0xabc), cell.NewShardSalter(0xabc, cell.Shard{})
@@ -230,6 +225,9 @@ func TestShardOpensItsShare(t *testing.T) {
 		assert.Equal(t, 4, got.Concurrency)
 		assert.Equal(t, uint64(9), got.RunSeed, "the run's seed, the same on every shard")
 		assert.Equal(t, cl.Shard, got.Shard)
+		assert.Equal(t, cell.NumberingOf(cl, cl.Shard), got.Numbering)
+		assert.Equal(t, 4*i, got.GlobalAt(0), "shard 1's warmup after shard 0's 4")
+		assert.Equal(t, 8+8*i, got.GlobalAt(4), "shard 1's measured requests after shard 0's 8, both after all 8 warmups")
 		assert.Equal(t, cl.Name(), got.Cell)
 		seeds[got.Seed] = true
 	}
@@ -255,12 +253,65 @@ func TestShardedPromptsSendOneProcessTexts(t *testing.T) {
 		}
 		return out
 	}
-	one := texts(cell.Open{Salts: cell.NewSalter(1), Concurrency: 4, Total: 12}, 12)
+	// Concurrency 5 on 2 shards: shares of 3 and 2, of 10 requests 6
+	// and 4 (numbered k·2 + i, as before, the shards sent a, c, a, c, a,
+	// c and b, d, b, d: three c's where one process sends two).
+	c := cell.Cell{Concurrency: 5, Requests: 10}
+	one := texts(cell.Open{Salts: cell.NewSalter(1), Concurrency: 5, Total: 10}, 10)
 	var both []string
 	for s := range 2 {
 		sh := cell.Shard{Index: s, Count: 2}
-		both = append(both, texts(cell.Open{Salts: cell.NewShardSalter(1, sh), Concurrency: 2, Total: 6, Shard: sh}, 6)...)
+		share := cell.ShareOf(c, sh)
+		both = append(both, texts(cell.Open{Salts: cell.NewShardSalter(1, sh), Concurrency: share.Concurrency, Total: share.Requests,
+			Shard: sh, Numbering: cell.NumberingOf(c, sh)}, share.Requests)...)
 	}
 	assert.ElementsMatch(t, one, both)
-	assert.Equal(t, []string{"a", "c", "a", "c", "a", "c"}, both[:6], "shard 0 takes indices 0, 2, 4, …")
+	assert.Equal(t, []string{"a", "b", "c", "d", "a", "b"}, both[:6], "shard 0 takes indices 0 to 5")
+}
+
+// The shards of a closed-loop cell number its requests exactly as one
+// process does, 0 … Warmup+Requests−1, each once, warmups below Warmup
+// and measured ones from it, whatever the split; their sessions never
+// share a number; an open-loop shard's j-th arrival is j·Count + Index.
+func TestShardsNumberOneProcessRequests(t *testing.T) {
+	for _, c := range []cell.Cell{
+		{Concurrency: 8, Requests: 16, Warmup: 8},
+		{Concurrency: 5, Requests: 10},
+		{Concurrency: 5, Requests: 10, Warmup: 3},
+		{Concurrency: 7, Requests: 101, Warmup: 13},
+		{Concurrency: 3, Requests: 9, Warmup: 2}, // 4 shards: one empty share
+	} {
+		for _, n := range []int{2, 3, 4} {
+			seen := map[int]int{}
+			sessions := map[int]int{}
+			for i := range n {
+				sh := cell.Shard{Index: i, Count: n}
+				share, num := cell.ShareOf(c, sh), cell.NumberingOf(c, sh)
+				for j := range share.Warmup + share.Requests {
+					g := num.At(j)
+					assert.Equal(t, g, num.Index(j), "a closed loop asks for its own j")
+					assert.Equal(t, j, num.Local(j))
+					prev, dup := seen[g]
+					require.False(t, dup, "%+v on %d shards: index %d of shard %d already shard %d's", c, n, g, i, prev)
+					seen[g] = i
+					assert.Equal(t, j < share.Warmup, g < c.Warmup, "%+v on %d shards: shard %d's request %d (index %d) warmup?", c, n, i, j, g)
+					s := num.Session(j + 1) // at most one session per request
+					prev, dup = sessions[s]
+					require.False(t, dup, "session %d of shard %d already shard %d's", s, i, prev)
+					sessions[s] = i
+				}
+			}
+			for g := range c.Warmup + c.Requests {
+				_, ok := seen[g]
+				assert.True(t, ok, "%+v on %d shards: no shard sends request %d", c, n, g)
+			}
+			assert.Len(t, seen, c.Warmup+c.Requests)
+		}
+	}
+	whole := cell.NumberingOf(cell.Cell{Concurrency: 4, Requests: 8}, cell.Shard{})
+	assert.Equal(t, cell.Numbering{}, whole, "unsharded: the identity")
+	open := cell.NumberingOf(cell.Cell{Rate: 10, Requests: 8}, cell.Shard{Index: 1, Count: 3})
+	assert.Equal(t, []int{1, 4, 7}, []int{open.At(0), open.At(1), open.At(2)})
+	assert.Equal(t, 7, open.Index(7), "an open-loop shard is asked for its arrivals' indices")
+	assert.Equal(t, 2, open.Local(7))
 }

@@ -46,30 +46,27 @@ type Open struct {
 	// shared-prefix group's salt (Salter.Group).
 	Cell string
 	Rep  int
-	// Shard is this process's part of the cell (see GlobalIndex).
-	Shard Shard
+	// Shard is this process's part of the cell, and Numbering its
+	// requests' run-wide indices (NumberingOf the cell and Shard; the zero
+	// value, unsharded, is the identity).
+	Shard     Shard
+	Numbering Numbering
 }
 
 // GlobalIndex is the run-wide index of the request Requests.Request is
-// asked for as i: a closed-loop shard's i is its own (Shard.GlobalIndex
-// maps it), an open-loop shard's (Concurrency 0) is its arrival's index
-// in the whole schedule already. Unsharded, it is i.
-func (o Open) GlobalIndex(i int) int {
-	if !o.Shard.Sharded() || o.Concurrency == 0 {
-		return i
-	}
-	return o.Shard.GlobalIndex(i)
-}
+// asked for as i (Numbering.Index): a closed-loop shard's i is its own,
+// an open-loop shard's (Concurrency 0) is its arrival's index in the
+// whole schedule already. Unsharded, it is i.
+func (o Open) GlobalIndex(i int) int { return o.Numbering.Index(i) }
+
+// GlobalAt is the run-wide index of this shard's j-th request, from 0,
+// its warmup first (Numbering.At).
+func (o Open) GlobalAt(j int) int { return o.Numbering.At(j) }
 
 // LocalIndex is where request i (as Requests.Request is asked for it)
 // stands among this shard's Total: i for a closed loop or unsharded, an
-// open-loop shard's arrival k's position k / Count among its arrivals.
-func (o Open) LocalIndex(i int) int {
-	if !o.Shard.Sharded() || o.Concurrency > 0 {
-		return i
-	}
-	return i / o.Shard.Count
-}
+// open-loop shard's arrival k's position k / Count (Numbering.Local).
+func (o Open) LocalIndex(i int) int { return o.Numbering.Local(i) }
 
 // Tokenizer counts the tokens of a text as the engine does.
 // *loadgen.Client is one (Client.Tokenize).

@@ -50,17 +50,16 @@ func Merge(ctx context.Context, out string, dirs []string, log io.Writer) error 
 	if err != nil {
 		return err
 	}
+	order := keyOrder(shards)
+	reqs, short, err := unite(shards, order)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(out, resultsdir.RunFile)); err == nil {
 		return fmt.Errorf("%s already holds a run (%s exists): merge into a new folder", out, resultsdir.RunFile)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", out, err)
-	}
-
-	order := keyOrder(shards)
-	reqs, short, err := unite(shards, order)
-	if err != nil {
-		return err
 	}
 	run := mergedRun(shards)
 	if err := writeRequests(filepath.Join(out, resultsdir.RequestsFile), reqs); err != nil {
@@ -142,6 +141,7 @@ func unite(shards []*folder, order []resultsdir.Key) ([]resultsdir.Request, map[
 		}
 	}
 	counts := make([]map[resultsdir.Key]int, n)
+	owner := map[resultsdir.Key]map[int]int{} // cell run → request index → shard
 	var out []resultsdir.Request
 	for i, f := range shards {
 		counts[i] = map[resultsdir.Key]int{}
@@ -151,9 +151,18 @@ func unite(shards []*folder, order []resultsdir.Key) ([]resultsdir.Request, map[
 				return nil, nil, fmt.Errorf("%s: requests of %s (repetition %d) but no start of it in %s: the folder is damaged",
 					f.dir, q.Cell, q.Rep, resultsdir.ShardFile)
 			}
-			if q.Index%n != i {
-				return nil, nil, fmt.Errorf("%s: request %d of %s is not shard %d's (its indices are %d mod %d)", f.dir, q.Index, q.Cell, i, i, n)
+			// The shards number a cell's requests as one process would
+			// (cell.Numbering), each index once: one recorded by two
+			// shards means folders of runs that did not split the cell
+			// alike.
+			if j, dup := owner[q.Key][q.Index]; dup {
+				return nil, nil, fmt.Errorf("request %d of %s (repetition %d) is in shard %d's folder %s and in shard %d's %s: the shards did not split the cell alike (give the folders of one sharded run)",
+					q.Index, q.Cell, q.Rep, j, shards[j].dir, i, f.dir)
 			}
+			if owner[q.Key] == nil {
+				owner[q.Key] = map[int]int{}
+			}
+			owner[q.Key][q.Index] = i
 			shift := c.AlignedStart().Sub(start[q.Key])
 			q.Sent += shift
 			if q.Paced {

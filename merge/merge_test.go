@@ -29,6 +29,7 @@ type shardRun struct {
 	offset       time.Duration // coordinator − shard
 	sent         []time.Duration
 	summary      func(*loadgen.Summary) // what cell.Run adds to the shard's summary (nil: nothing)
+	indexOf      func(i int) int        // the run-wide index of its i-th record (nil: i·count + index)
 }
 
 // write makes a shard's results folder as a shard run writes it: run.json,
@@ -49,7 +50,11 @@ func (s shardRun) write(t *testing.T) string {
 	sink := w.Sink(key)
 	var recs []loadgen.Record
 	for i, at := range s.sent {
-		r := loadgen.Record{Index: i*s.count + s.index, Sent: at, TTFT: 10 * time.Millisecond, E2E: 100 * time.Millisecond,
+		idx := i*s.count + s.index
+		if s.indexOf != nil {
+			idx = s.indexOf(i)
+		}
+		r := loadgen.Record{Index: idx, Sent: at, TTFT: 10 * time.Millisecond, E2E: 100 * time.Millisecond,
 			End: 100 * time.Millisecond, OutputTokens: 10, MaxTokens: 10, TokenSource: loadgen.TokensFromUsage,
 			Events: []loadgen.Event{{At: 10 * time.Millisecond, Tokens: 1}, {At: 100 * time.Millisecond, Tokens: 9}}}
 		sink(r)
@@ -135,6 +140,19 @@ func TestMergeRefusesAnotherRun(t *testing.T) {
 			assert.NoDirExists(t, out, "nothing written")
 		})
 	}
+}
+
+// Two shards that recorded the same request of a cell (folders of runs
+// that split it differently) are refused, naming the request and both.
+func TestMergeRefusesARequestOfTwoShards(t *testing.T) {
+	s1 := base(1)
+	s1.indexOf = func(i int) int { return 2 * i } // shard 0's 0 and 2
+	d0, d1 := base(0).write(t), s1.write(t)
+	out := filepath.Join(t.TempDir(), "merged")
+	err := merge.Merge(t.Context(), out, []string{d0, d1}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "request 0 of engine=sim/conc=4/workload=short (repetition 0) is in shard 0's folder "+d0+" and in shard 1's "+d1)
+	assert.NoDirExists(t, out, "nothing written")
 }
 
 // A short shard is named, in the error, the log and the merged cell's

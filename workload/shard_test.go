@@ -68,6 +68,8 @@ func TestShardedDatasetSendsOneProcessEntries(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range []cell.Cell{
 		{Engine: "sim", Concurrency: 4, Workload: "ds", Source: src, Requests: 10, Warmup: 2, Seed: 7},
+		// Uneven: shares of 3 and 2 slots, 7 and 5 requests.
+		{Engine: "sim", Concurrency: 5, Workload: "ds", Source: src, Requests: 10, Warmup: 2, Seed: 7},
 		{Engine: "sim", Rate: 400, Burstiness: 1, MaxInFlight: 4, Workload: "ds", Source: src, Requests: 10, Warmup: 2, Seed: 7},
 	} {
 		t.Run(c.Load(), func(t *testing.T) {
@@ -98,6 +100,7 @@ func TestShardedSyntheticDrawsOneProcessLengths(t *testing.T) {
 	}
 	for _, c := range []cell.Cell{
 		{Engine: "sim", Concurrency: 4, Workload: "syn", Source: src, Requests: 20, Warmup: 4, Seed: 9},
+		{Engine: "sim", Concurrency: 5, Workload: "syn", Source: src, Requests: 20, Warmup: 4, Seed: 9},
 		{Engine: "sim", Rate: 400, Burstiness: 1, MaxInFlight: 4, Workload: "syn", Source: src, Requests: 20, Warmup: 4, Seed: 9},
 	} {
 		t.Run(c.Load(), func(t *testing.T) {

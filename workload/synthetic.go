@@ -54,19 +54,19 @@ func runSeed(o cell.Open) uint64 {
 // globalDraws draws the whole cell's lengths, request by run-wide index,
 // from a and b in turn, and returns those of this shard's o.Total
 // requests, in their local order (position j is run-wide request
-// o.Shard.GlobalIndex(j)). Unsharded, they are the first o.Total draws.
+// o.GlobalAt(j)). Unsharded, they are the first o.Total draws.
 func globalDraws(o cell.Open, rng *rand.Rand, a, b config.Dist) (as, bs []int) {
 	as, bs = make([]int, o.Total), make([]int, o.Total)
 	if o.Total == 0 {
 		return as, bs
 	}
-	need := o.Shard.GlobalIndex(o.Total-1) + 1
+	need := o.GlobalAt(o.Total-1) + 1 // the highest: the last request is its last measured one
 	allA, allB := make([]int, need), make([]int, need)
 	for g := range need {
 		allA[g], allB[g] = draw(a, rng), draw(b, rng)
 	}
 	for j := range o.Total {
-		g := o.Shard.GlobalIndex(j)
+		g := o.GlobalAt(j)
 		as[j], bs[j] = allA[g], allB[g]
 	}
 	return as, bs
