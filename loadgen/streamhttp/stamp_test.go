@@ -136,7 +136,9 @@ func FuzzChunkedBody(f *testing.F) {
 		}
 		want, err := io.ReadAll(httputil.NewChunkedReader(strings.NewReader(wire.String()[len(head):])))
 		require.NoError(t, err)
-		assert.Equal(t, want, got)
-		assert.Equal(t, body, got)
+		// As strings: an empty body is read as no bytes (nil), which
+		// the decoder need not return as an empty slice.
+		assert.Equal(t, string(want), string(got))
+		assert.Equal(t, string(body), string(got))
 	})
 }
