@@ -25,7 +25,6 @@ import (
 	"github.com/infbench/infbench/config"
 	"github.com/infbench/infbench/engines"
 	"github.com/infbench/infbench/internal/benchtest"
-	"github.com/infbench/infbench/loadgen"
 )
 
 const fakeToken = "hf_e2e_secret_value"
@@ -199,25 +198,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ep, err := eng.Start(t.Context())
-		defer func() {
-			if err := eng.Stop(context.Background()); err != nil {
-				t.Error(err)
-			}
-			if left := leftovers(t, cli, name); len(left) > 0 {
-				t.Errorf("containers left behind: %v", left)
-			}
-		}()
-		if err != nil {
-			t.Fatal(err)
-		}
-		info := map[string]string{}
-		for _, l := range ep.Info {
-			info[l.Key] = l.Value
-			if strings.Contains(l.Value, fakeToken) {
-				t.Errorf("config line %s shows the token", l.Key)
-			}
-		}
+		ep, info := startChecked(t, cli, eng, name)
 		if info["engine-"+name+"-version"] != "infbench-sim 1" || !strings.HasPrefix(info["engine-"+name+"-image-digest"], "sha256:") ||
 			info["engine-"+name+"-image"] != image || info["engine-"+name+"-model"] != "sim-e2e" {
 			t.Errorf("info lines %v", info)
@@ -225,23 +206,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		if ep.Model != "sim-e2e" || !strings.HasSuffix(ep.MetricsURL, "/metrics") {
 			t.Errorf("endpoint %+v", ep)
 		}
-		lc, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: loadgen.Chat,
-			IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage}, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lc.Close()
-		recs, err := loadgen.ClosedLoop{Concurrency: 4, Warmup: 2, Requests: 8}.Run(t.Context(), lc,
-			func(_ context.Context, i int) loadgen.Request {
-				return loadgen.Request{Prompt: strconv.Itoa(i) + " What color is the sky?", MaxTokens: 8}
-			}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := loadgen.Summarize(recs, loadgen.SLO{})
-		if sum.Completed != 8 || sum.Failed != 0 || sum.OutputTokens != 64 {
-			t.Errorf("cell: %d completed, %d failed, %d output tokens; want 8, 0, 64", sum.Completed, sum.Failed, sum.OutputTokens)
-		}
+		smallCell(t, ep)
 		// Stop honours its context: an ended one stops nothing, and a
 		// later Stop finishes the job.
 		ended, cancel := context.WithCancel(t.Context())

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,25 +142,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 			if !orig.GPU {
 				t.Errorf("the real %s spec requests no GPU", tc.engine)
 			}
-			ep, err := eng.Start(t.Context())
-			defer func() {
-				if err := eng.Stop(context.Background()); err != nil {
-					t.Error(err)
-				}
-				if left := leftovers(t, cli, name); len(left) > 0 {
-					t.Errorf("containers left behind: %v", left)
-				}
-			}()
-			if err != nil {
-				t.Fatal(err)
-			}
-			info := map[string]string{}
-			for _, l := range ep.Info {
-				info[l.Key] = l.Value
-				if strings.Contains(l.Value, fakeToken) {
-					t.Errorf("config line %s shows the token", l.Key)
-				}
-			}
+			ep, info := startChecked(t, cli, eng, name)
 			key := "engine-" + name + "-"
 			if v := info[key+"version"]; v == "" || strings.HasPrefix(v, "unknown") {
 				t.Errorf("version line %q (paths %v)", v, spec.Version)
@@ -184,25 +165,7 @@ func testTwins(t *testing.T, cli *testcontainers.DockerClient) {
 				}
 			}
 
-			lc, err := loadgen.NewClient(loadgen.Target{BaseURL: ep.BaseURL, Model: ep.Model, API: loadgen.Chat,
-				IgnoreEOS: ep.IgnoreEOS, IncludeUsage: ep.IncludeUsage, ContinuousUsage: ep.ContinuousUsage,
-				Extra: ep.Extra, Headers: ep.Headers}, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lc.Close()
-			recs, err := loadgen.ClosedLoop{Concurrency: 4, Warmup: 2, Requests: 8}.Run(t.Context(), lc,
-				func(_ context.Context, i int) loadgen.Request {
-					return loadgen.Request{Prompt: strconv.Itoa(i) + " What color is the sky?", MaxTokens: 8}
-				}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := loadgen.Summarize(recs, loadgen.SLO{})
-			if sum.Completed != 8 || sum.Failed != 0 || sum.OutputTokens != 64 {
-				t.Errorf("cell: %d completed, %d failed, %d output tokens; want 8, 0, 64 (errors: %v)",
-					sum.Completed, sum.Failed, sum.OutputTokens, failures(recs))
-			}
+			smallCell(t, ep)
 
 			switch {
 			case spec.Metrics == "":
