@@ -37,16 +37,13 @@ func NumberingOf(c Cell, s Shard) Numbering {
 		return n
 	}
 	n.closed = true
-	even := make([]int, s.Count)
-	for i := range even {
-		even[i] = 1
-	}
-	conc := Split(c.Concurrency, even)
-	warms, reqs := Split(c.Warmup, conc), Split(c.Requests, conc)
-	n.warm, n.warmAll = warms[s.Index], c.Warmup
+	// The shares ShareOf gives each shard, so that the numbering follows
+	// the split whatever it is.
+	n.warm, n.warmAll = ShareOf(c, s).Warmup, c.Warmup
 	for i := range s.Index {
-		n.warmBefore += warms[i]
-		n.reqBefore += reqs[i]
+		before := ShareOf(c, Shard{Index: i, Count: s.Count})
+		n.warmBefore += before.Warmup
+		n.reqBefore += before.Requests
 	}
 	n.allBefore = n.warmBefore + n.reqBefore
 	return n
