@@ -96,7 +96,7 @@ func (c Cell) Loop() (loadgen.Loop, string) {
 		}
 		return ol, fmt.Sprintf("%g requests/s (schedule %d of the run%s)", c.Rate, c.Rep, of)
 	}
-	return loadgen.ClosedLoop{Concurrency: sh.Concurrency, Warmup: sh.Warmup, Requests: sh.Requests, Ramp: c.Ramp,
+	return loadgen.ClosedLoop{Concurrency: sh.Concurrency, Warmup: sh.Warmup, Requests: sh.Requests, Ramp: c.loopRamp(sh.Concurrency),
 		GiveUpAfter: c.GiveUpAfter}, fmt.Sprintf("concurrency %d%s", sh.Concurrency, of)
 }
 

@@ -25,9 +25,8 @@ type Numbering struct {
 	shard  Shard
 	closed bool
 	// Closed loop: this shard's warmup requests, the warmups and
-	// measured requests of the shards before it, the cell's warmups, and
-	// the requests (warmup included) of the shards before it.
-	warm, warmBefore, reqBefore, warmAll, allBefore int
+	// measured requests of the shards before it, and the cell's warmups.
+	warm, warmBefore, reqBefore, warmAll int
 }
 
 // NumberingOf returns shard s's numbering of cell c.
@@ -45,7 +44,6 @@ func NumberingOf(c Cell, s Shard) Numbering {
 		n.warmBefore += before.Warmup
 		n.reqBefore += before.Requests
 	}
-	n.allBefore = n.warmBefore + n.reqBefore
 	return n
 }
 
@@ -86,12 +84,14 @@ func (n Numbering) Local(i int) int {
 }
 
 // Session is the run-wide number of this shard's multi-turn session s
-// (1-based, as the closed loop numbers them): the sessions of the shards
-// before it take at most one number per request of theirs, so this
-// shard's start after those. Unsharded, it is s.
+// (1-based, as the closed loop numbers them): (s−1)·Count + Index + 1, so
+// that no two shards' sessions share a number however many sessions each
+// starts (a shard may number more sessions than it sends requests: a
+// session's number is taken when it starts, and sessions start
+// concurrently). Unsharded, it is s.
 func (n Numbering) Session(s int) int {
 	if !n.closed {
 		return s
 	}
-	return n.allBefore + s
+	return (s-1)*n.shard.Count + n.shard.Index + 1
 }

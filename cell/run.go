@@ -34,7 +34,7 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	var reqs Requests = noRequests{}
 	if _, empty := loop.(idle); !empty {
 		open := Open{Salts: salts, Total: sh.Warmup + sh.Requests, Seed: shardSeed(c.Seed, c.Shard), Concurrency: sh.Concurrency,
-			RunSeed: c.Seed, Cell: c.Name(), Rep: c.Rep, Shard: c.Shard, Numbering: NumberingOf(c, c.Shard)}
+			RunSeed: c.Seed, Cell: c.Name(), Rep: c.Rep, Numbering: NumberingOf(c, c.Shard)}
 		if tk, ok := d.(Tokenizer); ok && tk.Tokenizer() != "" {
 			open.Tokenizer = tk
 		}

@@ -102,7 +102,17 @@ func ShareOf(c Cell, s Shard) Share {
 			Requests: s.arrivals(c.Warmup+c.Requests) - warm, Warmup: warm}
 	}
 	conc := Split(c.Concurrency, even)
-	return Share{Concurrency: conc[s.Index], Requests: Split(c.Requests, conc)[s.Index], Warmup: Split(c.Warmup, conc)[s.Index]}
+	reqs := Split(c.Requests, conc)
+	// The warmup goes to the shards with measured requests only: a shard
+	// without any sends nothing (Cell.Loop), its warmup included, and a
+	// warmup given to it would go unsent (and its shard count as short).
+	active := make([]int, len(conc))
+	for i := range conc {
+		if reqs[i] > 0 {
+			active[i] = conc[i]
+		}
+	}
+	return Share{Concurrency: conc[s.Index], Requests: reqs[s.Index], Warmup: Split(c.Warmup, active)[s.Index]}
 }
 
 // arrivals is how many of the first total arrivals of an open-loop
@@ -134,14 +144,28 @@ func (idle) Run(context.Context, loadgen.Doer, func(context.Context, int) loadge
 
 // StartDelay is how long after the shards' common start this shard
 // starts its loop: with a ramp (a closed loop's Ramp), shard i of n
-// starts Ramp·i/C late, and each of its workers Ramp·w/c after that (its
-// own loop's ramp over its share c = C/n), so that worker w of shard i
-// starts at Ramp·(w·n + i)/C: the single process's start times,
-// interleaved, rather than n workers at each of c instants. Zero without
-// a ramp, for an open loop, or unsharded.
+// starts Ramp·i/C late, and its own loop spreads its c workers over
+// Ramp·c·n/C (loopRamp), so that its worker w starts at Ramp·(w·n + i)/C:
+// the single process's worker w·n + i's time, rather than n workers at
+// each of c instants. Split gives shard i exactly as many workers as
+// there are w·n + i below C, so the shards' start times together are
+// the single process's for any split (concurrency 5 on 2 shards: 0, 0.4,
+// 0.8 and 0.2, 0.6 of the ramp). Zero without a ramp, for an open loop,
+// or unsharded.
 func (c Cell) StartDelay() time.Duration {
 	if !c.Shard.Sharded() || c.Rate > 0 || c.Ramp <= 0 || c.Concurrency == 0 {
 		return 0
 	}
 	return time.Duration(int64(c.Ramp) * int64(c.Shard.Index) / int64(c.Concurrency))
+}
+
+// loopRamp is the ramp of this shard's own closed loop at its share of
+// conc streams: Ramp·conc·n/C, so that its worker w starts Ramp·w·n/C
+// after StartDelay. It is Ramp unsharded (and for an even split, where
+// conc = C/n).
+func (c Cell) loopRamp(conc int) time.Duration {
+	if !c.Shard.Sharded() || c.Ramp <= 0 || c.Concurrency == 0 {
+		return c.Ramp
+	}
+	return time.Duration(int64(c.Ramp) * int64(conc) * int64(c.Shard.Count) / int64(c.Concurrency))
 }

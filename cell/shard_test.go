@@ -224,7 +224,6 @@ func TestShardOpensItsShare(t *testing.T) {
 		assert.Equal(t, 12, got.Total, "8 measured + 4 warmup")
 		assert.Equal(t, 4, got.Concurrency)
 		assert.Equal(t, uint64(9), got.RunSeed, "the run's seed, the same on every shard")
-		assert.Equal(t, cl.Shard, got.Shard)
 		assert.Equal(t, cell.NumberingOf(cl, cl.Shard), got.Numbering)
 		assert.Equal(t, 4*i, got.GlobalAt(0), "shard 1's warmup after shard 0's 4")
 		assert.Equal(t, 8+8*i, got.GlobalAt(4), "shard 1's measured requests after shard 0's 8, both after all 8 warmups")
@@ -263,7 +262,7 @@ func TestShardedPromptsSendOneProcessTexts(t *testing.T) {
 		sh := cell.Shard{Index: s, Count: 2}
 		share := cell.ShareOf(c, sh)
 		both = append(both, texts(cell.Open{Salts: cell.NewShardSalter(1, sh), Concurrency: share.Concurrency, Total: share.Requests,
-			Shard: sh, Numbering: cell.NumberingOf(c, sh)}, share.Requests)...)
+			Numbering: cell.NumberingOf(c, sh)}, share.Requests)...)
 	}
 	assert.ElementsMatch(t, one, both)
 	assert.Equal(t, []string{"a", "b", "c", "d", "a", "b"}, both[:6], "shard 0 takes indices 0 to 5")
@@ -280,6 +279,7 @@ func TestShardsNumberOneProcessRequests(t *testing.T) {
 		{Concurrency: 5, Requests: 10, Warmup: 3},
 		{Concurrency: 7, Requests: 101, Warmup: 13},
 		{Concurrency: 3, Requests: 9, Warmup: 2}, // 4 shards: one empty share
+		{Concurrency: 4, Requests: 1, Warmup: 2}, // a share of slots but no measured request: no warmup either
 	} {
 		for _, n := range []int{2, 3, 4} {
 			seen := map[int]int{}
@@ -287,6 +287,9 @@ func TestShardsNumberOneProcessRequests(t *testing.T) {
 			for i := range n {
 				sh := cell.Shard{Index: i, Count: n}
 				share, num := cell.ShareOf(c, sh), cell.NumberingOf(c, sh)
+				if share.Requests == 0 {
+					assert.Zero(t, share.Warmup, "%+v on %d shards: shard %d sends nothing (Loop), so its share has no warmup", c, n, i)
+				}
 				for j := range share.Warmup + share.Requests {
 					g := num.At(j)
 					assert.Equal(t, g, num.Index(j), "a closed loop asks for its own j")
@@ -295,8 +298,11 @@ func TestShardsNumberOneProcessRequests(t *testing.T) {
 					require.False(t, dup, "%+v on %d shards: index %d of shard %d already shard %d's", c, n, g, i, prev)
 					seen[g] = i
 					assert.Equal(t, j < share.Warmup, g < c.Warmup, "%+v on %d shards: shard %d's request %d (index %d) warmup?", c, n, i, j, g)
-					s := num.Session(j + 1) // at most one session per request
-					prev, dup = sessions[s]
+				}
+				// A shard may number more sessions than it sends requests.
+				for k := 1; k <= 3*(c.Warmup+c.Requests+c.Concurrency); k++ {
+					s := num.Session(k)
+					prev, dup := sessions[s]
 					require.False(t, dup, "session %d of shard %d already shard %d's", s, i, prev)
 					sessions[s] = i
 				}
@@ -314,4 +320,31 @@ func TestShardsNumberOneProcessRequests(t *testing.T) {
 	assert.Equal(t, []int{1, 4, 7}, []int{open.At(0), open.At(1), open.At(2)})
 	assert.Equal(t, 7, open.Index(7), "an open-loop shard is asked for its arrivals' indices")
 	assert.Equal(t, 2, open.Local(7))
+}
+
+// With a ramp, the shards' workers start, together, at the single
+// process's workers' times Ramp·g/C, g = 0 … C−1, for even and uneven
+// splits alike: shard i after StartDelay, its worker w after its own
+// loop's ramp spread over its share.
+func TestShardRampsStartOneProcessWorkers(t *testing.T) {
+	const ramp = 10 * time.Second
+	for _, conc := range []int{8, 5, 7, 3} {
+		for _, n := range []int{2, 3} {
+			var got []time.Duration
+			for i := range n {
+				c := cell.Cell{Concurrency: conc, Requests: 100, Warmup: 10, Ramp: ramp, Shard: cell.Shard{Index: i, Count: n}}
+				loop, _ := c.Loop()
+				cl, ok := loop.(loadgen.ClosedLoop)
+				require.True(t, ok, "%T", loop)
+				for w := range cl.Concurrency {
+					got = append(got, c.StartDelay()+time.Duration(int64(cl.Ramp)*int64(w)/int64(cl.Concurrency)))
+				}
+			}
+			slices.Sort(got)
+			require.Len(t, got, conc)
+			for g, at := range got {
+				assert.InDelta(t, float64(ramp)*float64(g)/float64(conc), float64(at), 2, "concurrency %d on %d shards: start %d", conc, n, g)
+			}
+		}
+	}
 }

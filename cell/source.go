@@ -46,10 +46,9 @@ type Open struct {
 	// shared-prefix group's salt (Salter.Group).
 	Cell string
 	Rep  int
-	// Shard is this process's part of the cell, and Numbering its
-	// requests' run-wide indices (NumberingOf the cell and Shard; the zero
+	// Numbering gives this shard's requests their run-wide indices
+	// (NumberingOf the cell and this process's shard of it; the zero
 	// value, unsharded, is the identity).
-	Shard     Shard
 	Numbering Numbering
 }
 
