@@ -87,8 +87,7 @@ func (r *Run) shardBarrier(ctx context.Context, key resultsdir.Key, c cell.Cell)
 // of the cell, immediately before its loop starts, and appends it with the shard's share and clock to
 // shard.jsonl. It returns the sink to give cell.Run: the results sink
 // with the shard's run-wide request indices and sessions
-// (shardRecords; an open loop's records carry their indices already,
-// their arrivals' indices in the whole schedule, and have no sessions).
+// (shardRecords).
 // Unsharded, it returns sink as it is. A failed append is returned, and
 // the cell runs anyway.
 func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, st shardStart, sink func(loadgen.Record)) (func(loadgen.Record), error) {
@@ -104,16 +103,15 @@ func (r *Run) startShard(ctx context.Context, key resultsdir.Key, c cell.Cell, s
 	}
 	sc.Start = time.Now()
 	err := resultsdir.AppendShardCell(r.Results.Dir(), sc)
-	if c.Rate > 0 {
-		return sink, err
-	}
 	return shardRecords(cell.NumberingOf(c, c.Shard), sink), err
 }
 
-// shardRecords wraps a closed-loop shard's sink: its records' Index and
-// multi-turn Session (1-based) are made run-wide (cell.Numbering), so
-// that the shards' requests are numbered as one process's, and no two
-// shards' sessions share a number in the merged requests.jsonl.
+// shardRecords wraps a shard's sink: its records' Index and multi-turn
+// Session (1-based) are made run-wide (cell.Numbering), so that the
+// shards' requests are numbered as one process's, and no two shards'
+// sessions share a number in the merged requests.jsonl. An open-loop
+// shard's numbering leaves both as they are: its records carry their
+// arrivals' indices in the whole schedule already, and have no sessions.
 func shardRecords(n cell.Numbering, sink func(loadgen.Record)) func(loadgen.Record) {
 	return func(rec loadgen.Record) {
 		rec.Index = n.Index(rec.Index)

@@ -23,7 +23,7 @@ func (p Prompts) Open(_ context.Context, o Open) (Requests, error) {
 	if len(p.Texts) == 0 {
 		return nil, fmt.Errorf("no prompts")
 	}
-	return promptRequests{p: p, salts: o.Salts, o: o}, nil
+	return promptRequests{p: p, salts: o.Salts, num: o.Numbering}, nil
 }
 
 // Describe names the category and its size.
@@ -47,13 +47,13 @@ func (p Prompts) MaxSeqTokens() int {
 type promptRequests struct {
 	p     Prompts
 	salts *Salter
-	o     Open
+	num   Numbering
 }
 
 // Request i takes the text of its run-wide index, so that a sharded
 // run's shards together send the texts one process would.
 func (r promptRequests) Request(_ context.Context, i int) loadgen.Request {
-	return loadgen.Request{Prompt: r.salts.Next() + r.p.Texts[r.o.GlobalIndex(i)%len(r.p.Texts)], MaxTokens: r.p.MaxTokens}
+	return loadgen.Request{Prompt: r.salts.Next() + r.p.Texts[r.num.Index(i)%len(r.p.Texts)], MaxTokens: r.p.MaxTokens}
 }
 
 func (promptRequests) Done(loadgen.Record) {}

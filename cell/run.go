@@ -26,7 +26,7 @@ func Run(ctx context.Context, d loadgen.Doer, c Cell, salts *Salter, sink func(l
 	// A shard prepares its share, from a seed of its own (ShareOf,
 	// shardSeed), and what the run shares from RunSeed. An open-loop
 	// shard asks for request k, its arrival's index in the whole
-	// schedule (Open.GlobalIndex, Open.LocalIndex). An empty share
+	// schedule (Numbering.Index, Numbering.Local). An empty share
 	// (Loop's idle) opens nothing: a multi-turn workload cannot open at
 	// concurrency 0.
 	sh := ShareOf(c, c.Shard)

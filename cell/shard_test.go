@@ -225,8 +225,8 @@ func TestShardOpensItsShare(t *testing.T) {
 		assert.Equal(t, 4, got.Concurrency)
 		assert.Equal(t, uint64(9), got.RunSeed, "the run's seed, the same on every shard")
 		assert.Equal(t, cell.NumberingOf(cl, cl.Shard), got.Numbering)
-		assert.Equal(t, 4*i, got.GlobalAt(0), "shard 1's warmup after shard 0's 4")
-		assert.Equal(t, 8+8*i, got.GlobalAt(4), "shard 1's measured requests after shard 0's 8, both after all 8 warmups")
+		assert.Equal(t, 4*i, got.Numbering.At(0), "shard 1's warmup after shard 0's 4")
+		assert.Equal(t, 8+8*i, got.Numbering.At(4), "shard 1's measured requests after shard 0's 8, both after all 8 warmups")
 		assert.Equal(t, cl.Name(), got.Cell)
 		seeds[got.Seed] = true
 	}

@@ -52,21 +52,6 @@ type Open struct {
 	Numbering Numbering
 }
 
-// GlobalIndex is the run-wide index of the request Requests.Request is
-// asked for as i (Numbering.Index): a closed-loop shard's i is its own,
-// an open-loop shard's (Concurrency 0) is its arrival's index in the
-// whole schedule already. Unsharded, it is i.
-func (o Open) GlobalIndex(i int) int { return o.Numbering.Index(i) }
-
-// GlobalAt is the run-wide index of this shard's j-th request, from 0,
-// its warmup first (Numbering.At).
-func (o Open) GlobalAt(j int) int { return o.Numbering.At(j) }
-
-// LocalIndex is where request i (as Requests.Request is asked for it)
-// stands among this shard's Total: i for a closed loop or unsharded, an
-// open-loop shard's arrival k's position k / Count (Numbering.Local).
-func (o Open) LocalIndex(i int) int { return o.Numbering.Local(i) }
-
 // Tokenizer counts the tokens of a text as the engine does.
 // *loadgen.Client is one (Client.Tokenize).
 type Tokenizer interface {

@@ -96,12 +96,12 @@ func (d *Dataset) outputTokens(e Entry) int {
 }
 
 // Open returns the requests: the sampled entries in turn, by run-wide
-// request index (cell.Open.GlobalIndex), the sample drawn with the run's
+// request index (cell.Numbering.Index), the sample drawn with the run's
 // seed (cell.Open.RunSeed), so that the shards of a run send together
 // the entries one process would, not each the first of them.
 func (d *Dataset) Open(_ context.Context, o cell.Open) (cell.Requests, error) {
 	es := d.Sampled(runSeed(o))
-	return &datasetRequests{d: d, es: es, salts: o.Salts, o: o}, nil
+	return &datasetRequests{d: d, es: es, salts: o.Salts, num: o.Numbering}, nil
 }
 
 // Describe gives the file, its checksum and the sample.
@@ -142,11 +142,11 @@ type datasetRequests struct {
 	d     *Dataset
 	es    []Entry
 	salts *cell.Salter
-	o     cell.Open
+	num   cell.Numbering
 }
 
 func (r *datasetRequests) Request(_ context.Context, i int) loadgen.Request {
-	e := r.es[r.o.GlobalIndex(i)%len(r.es)]
+	e := r.es[r.num.Index(i)%len(r.es)]
 	return loadgen.Request{Prompt: r.salts.Next() + e.Prompt, MaxTokens: r.d.outputTokens(e)}
 }
 

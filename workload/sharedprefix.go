@@ -27,7 +27,7 @@ func (s SharedPrefix) Open(ctx context.Context, o cell.Open) (cell.Requests, err
 	rng := newRand(runSeed(o), w.Name)
 	_, outs := globalDraws(o, rng, config.Dist{Dist: config.DistFixed}, w.OutputTokens)
 	f := newFitter(o.Tokenizer, rng, w.PrefixTokens+w.SuffixTokens)
-	r := &prefixRequests{f: f, outs: outs, o: o}
+	r := &prefixRequests{f: f, outs: outs, num: o.Numbering}
 	for g := range w.Groups {
 		// Every group's prefix is the same filler behind its own salt:
 		// fitted once with the template salt, then given the group's.
@@ -66,14 +66,14 @@ type prefixRequests struct {
 	f                  *fitter
 	prefixes, suffixes []string
 	outs               []int
-	o                  cell.Open
+	num                cell.Numbering
 }
 
 func (r *prefixRequests) Request(_ context.Context, i int) loadgen.Request {
-	n := r.o.GlobalIndex(i)
+	n := r.num.Index(i)
 	g := n % len(r.prefixes)
 	p := r.prefixes[g] + fmt.Sprintf(suffixLead, n) + r.suffixes[g]
-	return loadgen.Request{Prompt: p, MaxTokens: r.outs[r.o.LocalIndex(i)%len(r.outs)]}
+	return loadgen.Request{Prompt: p, MaxTokens: r.outs[r.num.Local(i)%len(r.outs)]}
 }
 
 func (r *prefixRequests) Done(loadgen.Record) {}

@@ -39,7 +39,7 @@ func (s Synthetic) Open(ctx context.Context, o cell.Open) (cell.Requests, error)
 		}
 		texts[i] = t[len(cell.FixedSaltTemplate):]
 	}
-	return &synthRequests{texts: texts, outs: outs, salts: o.Salts, f: f, o: o}, nil
+	return &synthRequests{texts: texts, outs: outs, salts: o.Salts, f: f, num: o.Numbering}, nil
 }
 
 // runSeed is the seed every shard of the run shares (cell.Open.RunSeed),
@@ -54,19 +54,19 @@ func runSeed(o cell.Open) uint64 {
 // globalDraws draws the whole cell's lengths, request by run-wide index,
 // from a and b in turn, and returns those of this shard's o.Total
 // requests, in their local order (position j is run-wide request
-// o.GlobalAt(j)). Unsharded, they are the first o.Total draws.
+// o.Numbering.At(j)). Unsharded, they are the first o.Total draws.
 func globalDraws(o cell.Open, rng *rand.Rand, a, b config.Dist) (as, bs []int) {
 	as, bs = make([]int, o.Total), make([]int, o.Total)
 	if o.Total == 0 {
 		return as, bs
 	}
-	need := o.GlobalAt(o.Total-1) + 1 // the highest: the last request is its last measured one
+	need := o.Numbering.At(o.Total-1) + 1 // the highest: the last request is its last measured one
 	allA, allB := make([]int, need), make([]int, need)
 	for g := range need {
 		allA[g], allB[g] = draw(a, rng), draw(b, rng)
 	}
 	for j := range o.Total {
-		g := o.GlobalAt(j)
+		g := o.Numbering.At(j)
 		as[j], bs[j] = allA[g], allB[g]
 	}
 	return as, bs
@@ -90,11 +90,11 @@ type synthRequests struct {
 	outs  []int
 	salts *cell.Salter
 	f     *fitter
-	o     cell.Open
+	num   cell.Numbering
 }
 
 func (r *synthRequests) Request(_ context.Context, i int) loadgen.Request {
-	i = r.o.LocalIndex(i) % len(r.texts)
+	i = r.num.Local(i) % len(r.texts)
 	return loadgen.Request{Prompt: r.salts.NextFixed() + r.texts[i], MaxTokens: r.outs[i]}
 }
 
