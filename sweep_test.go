@@ -37,7 +37,7 @@ import (
 // Here B = 64, O = 32, step_base 20 ms, per_sequence 450 µs,
 // per_prefill_token 20 µs and P ≈ 37.5 (the short prompts, their salt
 // and the chat template's 8 tokens; the mean the server reported is
-// used): 10 ms + 13.95 ms + 0.75 ms ≈ 24.7 ms, ≈ 40.5 requests/s
+// used, ≈ 39.5 where the run's salt seed has 16 hex digits): 10 ms + 13.95 ms + 0.75 ms ≈ 24.7 ms, ≈ 40.5 requests/s
 // (per_context_token is 0 here; the formula leaves it out). A full-batch step
 // is 48.8 ms, so TPOT ≈ 49 ms (bound 100 ms: it never binds) and an
 // unqueued TTFT is one to two steps (≈ 60–95 ms). Below λmax the batch
